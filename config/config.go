@@ -1,0 +1,80 @@
+// Package config loads zapgate's YAML configuration file strictly: unknown
+// keys, duplicate keys and invalid values are errors that name the file and
+// line, and every error in the file is reported in one pass where possible.
+//
+// Example:
+//
+//	# zapgate.yaml
+//	keys:
+//	  registry: /etc/zapgate/keys          # directory of public cert files
+//	  server_secret: /etc/zapgate/server.key_secret
+//	zap:
+//	  workers: 8
+//	  queue: 1024
+//	  timeout: 1s
+//	log:
+//	  level: info
+//	  format: text
+package config
+
+import (
+	"time"
+)
+
+// Config is the whole zapgate configuration file.
+type Config struct {
+	// Keys locates CURVE key material.
+	Keys Keys `yaml:"keys"`
+	// ZAP tunes the ZAP server.
+	ZAP ZAP `yaml:"zap"`
+	// Log configures the process log.
+	Log Log `yaml:"log"`
+	// Broker configures the broker's listening socket.
+	Broker Broker `yaml:"broker"`
+}
+
+// Keys locates CURVE key material.
+type Keys struct {
+	// Registry is the directory of public certificate files that bind keys
+	// to principals (default /etc/zapgate/keys).
+	Registry string `yaml:"registry"`
+	// ServerSecret is the broker's own secret certificate file (zcert
+	// format, mode 0600). Never inline a key in this file.
+	ServerSecret string `yaml:"server_secret"`
+}
+
+// ZAP tunes the ZAP server.
+type ZAP struct {
+	// Workers is the number of concurrent authentications (0: automatic).
+	Workers int `yaml:"workers"`
+	// Queue is the number of waiting requests before answering 300
+	// (0: default 1024).
+	Queue int `yaml:"queue"`
+	// Timeout is the per-request deadline (default 1s); past it the peer
+	// gets 300 and retries.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Log configures the process log.
+type Log struct {
+	// Level is debug, info, warn or error (default info).
+	Level string `yaml:"level"`
+	// Format is text or json (default text).
+	Format string `yaml:"format"`
+}
+
+// Broker configures the broker's listening socket.
+type Broker struct {
+	// Listen is the frontend endpoint, e.g. tcp://0.0.0.0:5555.
+	Listen string `yaml:"listen"`
+}
+
+// Defaults returns the configuration used when a key is absent.
+func Defaults() Config {
+	return Config{
+		Keys:   Keys{Registry: "/etc/zapgate/keys", ServerSecret: "/etc/zapgate/server.key_secret"},
+		ZAP:    ZAP{Queue: 1024, Timeout: time.Second},
+		Log:    Log{Level: "info", Format: "text"},
+		Broker: Broker{Listen: "tcp://0.0.0.0:5555"},
+	}
+}
