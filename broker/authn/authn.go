@@ -37,6 +37,8 @@ const (
 	ReasonExpired = "key-expired"
 	// ReasonConflict: two registry files bind the key; neither is trusted.
 	ReasonConflict = "key-conflict"
+	// ReasonRevoked: the key was revoked.
+	ReasonRevoked = "key-revoked"
 )
 
 // Keys finds the binding of a public key; certs.Registry implements it.
@@ -75,6 +77,8 @@ func (a *Authenticator) Authenticate(ctx context.Context, req *zap.Request) (zap
 			reason = ReasonExpired
 		case errors.Is(err, certs.ErrConflict):
 			reason = ReasonConflict
+		case errors.Is(err, certs.ErrRevoked):
+			reason = ReasonRevoked
 		case errors.Is(err, certs.ErrUnknownKey):
 		default:
 			return zap.Result{}, err

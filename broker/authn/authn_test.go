@@ -28,8 +28,9 @@ func curveReq(k certs.PublicKey) *zap.Request {
 }
 
 func TestAuthenticate(t *testing.T) {
-	good, expired, conflict, broken, unknown := certs.PublicKey{1}, certs.PublicKey{2}, certs.PublicKey{3}, certs.PublicKey{4}, certs.PublicKey{5}
-	keys := fakeKeys{good: nil, expired: certs.ErrExpired, conflict: certs.ErrConflict, broken: errors.New("disk on fire")}
+	good, expired, conflict, broken, unknown, revoked := certs.PublicKey{1}, certs.PublicKey{2}, certs.PublicKey{3}, certs.PublicKey{4}, certs.PublicKey{5}, certs.PublicKey{6}
+	keys := fakeKeys{good: nil, expired: certs.ErrExpired, conflict: certs.ErrConflict, broken: errors.New("disk on fire"),
+		revoked: &certs.LookupError{Reason: certs.ReasonRevoked, Key: revoked}}
 	a := New(keys, nil)
 	cases := []struct {
 		name    string
@@ -42,6 +43,7 @@ func TestAuthenticate(t *testing.T) {
 		{"unknown key", curveReq(unknown), zap.StatusDenied, ReasonUnknownKey, false},
 		{"expired", curveReq(expired), zap.StatusDenied, ReasonExpired, false},
 		{"conflict", curveReq(conflict), zap.StatusDenied, ReasonConflict, false},
+		{"revoked", curveReq(revoked), zap.StatusDenied, ReasonRevoked, false},
 		{"registry failure is an error, not a denial", curveReq(broken), 0, "", true},
 		{"NULL mechanism", &zap.Request{Version: "1.0", Mechanism: "NULL"}, zap.StatusDenied, ReasonMechanism, false},
 		{"PLAIN mechanism", &zap.Request{Version: "1.0", Mechanism: "PLAIN", Credentials: [][]byte{[]byte("u"), []byte("p")}}, zap.StatusDenied, ReasonMechanism, false},
