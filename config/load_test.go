@@ -38,7 +38,7 @@ func TestParseEmptyFileIsDefaults(t *testing.T) {
 func TestParseErrorsNameFileAndLine(t *testing.T) {
 	cases := []struct {
 		name, doc string
-		want    []string
+		want      []string
 	}{
 		{"unknown key", "keys:\n  registry: /k\n  regsitry: /x\n", []string{`z.yaml:3: unknown key "regsitry"`}},
 		{"unknown section", "log:\n  level: info\nbrokr:\n  listen: tcp://x:1\n", []string{`z.yaml:3: unknown key "brokr"`}},
