@@ -12,6 +12,10 @@
 //	  workers: 8
 //	  queue: 1024
 //	  timeout: 1s
+//	policy:
+//	  file: /etc/zapgate/policy.yaml
+//	  require_signature: true
+//	  trusted_keys: [/etc/zapgate/policy-signers/secteam.pub]
 //	log:
 //	  level: info
 //	  format: text
@@ -31,6 +35,20 @@ type Config struct {
 	Log Log `yaml:"log"`
 	// Broker configures the broker's listening socket.
 	Broker Broker `yaml:"broker"`
+	// Policy locates the role-based policy file and its signature rules.
+	Policy Policy `yaml:"policy"`
+}
+
+// Policy locates the role-based policy file and its signature rules.
+type Policy struct {
+	// File is the policy file (default /etc/zapgate/policy.yaml).
+	File string `yaml:"file"`
+	// RequireSignature refuses to load a policy file without a valid
+	// detached ed25519 signature (FILE.sig) from one of TrustedKeys.
+	RequireSignature bool `yaml:"require_signature"`
+	// TrustedKeys are files holding the ed25519 public keys whose
+	// signatures are accepted.
+	TrustedKeys []string `yaml:"trusted_keys"`
 }
 
 // Keys locates CURVE key material.
@@ -76,5 +94,6 @@ func Defaults() Config {
 		ZAP:    ZAP{Queue: 1024, Timeout: time.Second},
 		Log:    Log{Level: "info", Format: "text"},
 		Broker: Broker{Listen: "tcp://0.0.0.0:5555"},
+		Policy: Policy{File: "/etc/zapgate/policy.yaml"},
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -30,7 +31,7 @@ func TestParseEmptyFileIsDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *cfg != Defaults() {
+	if !reflect.DeepEqual(*cfg, Defaults()) {
 		t.Errorf("got %+v", cfg)
 	}
 }

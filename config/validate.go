@@ -39,6 +39,12 @@ func (c *Config) validate(name string, root *yaml.Node) Errors {
 	if !strings.HasPrefix(c.Broker.Listen, "tcp://") && !strings.HasPrefix(c.Broker.Listen, "ipc://") {
 		bad("broker.listen", "broker.listen must be a tcp:// or ipc:// endpoint, not %q", c.Broker.Listen)
 	}
+	if c.Policy.File == "" {
+		bad("policy.file", "policy.file must name a file")
+	}
+	if c.Policy.RequireSignature && len(c.Policy.TrustedKeys) == 0 {
+		bad("policy.require_signature", "policy.require_signature needs at least one policy.trusted_keys file")
+	}
 	return errs
 }
 
