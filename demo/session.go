@@ -121,7 +121,7 @@ func (s *session) expectAccepted(node *certs.Cert, principal string) error {
 	if err != nil || len(ready) == 0 {
 		return fmt.Errorf("demo: enrolled key: no message arrived (%v)", err)
 	}
-	frames, props, err := s.router.RecvMessageWithMetadata(0, "User-Id", "X-Zapgate-Key")
+	frames, props, err := recvWithMetadata(s.router, "User-Id", "X-Zapgate-Key")
 	if err != nil {
 		return fmt.Errorf("demo: recv: %w", err)
 	}
@@ -173,4 +173,23 @@ func (s *session) close() error {
 		errs = append(errs, s.ctx.Term())
 	}
 	return errors.Join(errs...)
+}
+
+// recvWithMetadata receives a whole ROUTER message and reads the connection
+// properties from its first body frame. libzmq 4.3.4 drops the metadata of
+// the routing-id frame when the message was prefetched by a poll, so the
+// routing-id frame cannot be trusted to carry it.
+func recvWithMetadata(sock *zmq.Socket, props ...string) ([][]byte, map[string]string, error) {
+	id, err := sock.RecvBytes(0)
+	if err != nil {
+		return nil, nil, err
+	}
+	if more, _ := sock.GetRcvmore(); !more {
+		return nil, nil, errors.New("message without a body")
+	}
+	rest, meta, err := sock.RecvMessageBytesWithMetadata(0, props...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return append([][]byte{id}, rest...), meta, nil
 }
