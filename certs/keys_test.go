@@ -128,7 +128,8 @@ func TestSecretKeyNeverPrinted(t *testing.T) {
 		Key  SecretKey
 	}
 	outs := map[string]string{
-		"%v":  fmt.Sprintf("%v", s),
+		"%v": fmt.Sprintf("%v", s),
+		//lint:ignore S1025 the test checks every fmt verb, %s included
 		"%s":  fmt.Sprintf("%s", s),
 		"%+v": fmt.Sprintf("%+v", holder{"n", s}),
 		"%#v": fmt.Sprintf("%#v", holder{"n", s}),

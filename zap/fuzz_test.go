@@ -27,15 +27,6 @@ func splitFrames(data []byte) [][]byte {
 	return frames
 }
 
-func joinFrames(frames [][]byte) []byte {
-	var out []byte
-	for _, f := range frames {
-		out = binary.BigEndian.AppendUint16(out, uint16(len(f)))
-		out = append(out, f...)
-	}
-	return out
-}
-
 func checkProtocolError(t *testing.T, err error) {
 	t.Helper()
 	var pe *ProtocolError
