@@ -86,7 +86,7 @@ func Open(dir string, opts Options) (*Registry, error) {
 	if r.log == nil {
 		r.log = slog.Default()
 	}
-	r.log = r.log.With("registry", dir)
+	r.log = r.log.With("component", "certs", "registry", dir)
 	if r.now == nil {
 		r.now = time.Now
 	}
