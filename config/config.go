@@ -37,6 +37,8 @@ type Config struct {
 	Broker Broker `yaml:"broker"`
 	// Policy locates the role-based policy file and its signature rules.
 	Policy Policy `yaml:"policy"`
+	// Audit configures the audit log and its forwarding.
+	Audit Audit `yaml:"audit"`
 }
 
 // Policy locates the role-based policy file and its signature rules.
@@ -95,5 +97,6 @@ func Defaults() Config {
 		Log:    Log{Level: "info", Format: "text"},
 		Broker: Broker{Listen: "tcp://0.0.0.0:5555"},
 		Policy: Policy{File: "/etc/zapgate/policy.yaml"},
+		Audit:  auditDefaults(),
 	}
 }

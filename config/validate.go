@@ -45,6 +45,7 @@ func (c *Config) validate(name string, root *yaml.Node) Errors {
 	if c.Policy.RequireSignature && len(c.Policy.TrustedKeys) == 0 {
 		bad("policy.require_signature", "policy.require_signature needs at least one policy.trusted_keys file")
 	}
+	c.Audit.validate(bad, root)
 	return errs
 }
 
