@@ -1,4 +1,5 @@
-// Package idp defines zapgate's identity sources: the directory interfaces
-// and the Identity type that Active Directory, Okta and static directories
-// implement. The implementations arrive with later issues.
+// Package idp defines zapgate's identity sources: the Identity type and the
+// Directory interface that the static file, Active Directory/LDAP and Okta
+// directories implement, plus small optional capabilities found by type
+// assertion. Each backend lives in its own sub-package (idp/static, …).
 package idp
