@@ -128,7 +128,8 @@ func (s *session) expectAccepted(node *certs.Cert, principal string) error {
 	if props["User-Id"] != principal {
 		return fmt.Errorf("demo: User-Id = %q, want %q", props["User-Id"], principal)
 	}
-	fmt.Fprintf(s.out, "   accepted: message %q arrived with User-Id=%q key=%s\n", frames[1:], props["User-Id"], props["X-Zapgate-Key"])
+	key, _ := certs.ParsePublicKey(props["X-Zapgate-Key"])
+	fmt.Fprintf(s.out, "   accepted: message %q arrived with User-Id=%q key=%s\n", frames[1:], props["User-Id"], key.Fingerprint())
 	return nil
 }
 

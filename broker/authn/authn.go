@@ -16,7 +16,8 @@ import (
 // Authorization properties that every ZAP reply sets (empty when unknown),
 // so a peer's own ZMTP metadata can never stand in for them.
 const (
-	// PropKey carries the fingerprint of the peer's CURVE key.
+	// PropKey carries the peer's CURVE public key in Z85, so the broker can
+	// re-check the key's binding on every message (revocation).
 	PropKey = "X-Zapgate-Key"
 	// PropRoles carries the peer's roles, comma-separated (empty until the
 	// policy engine is wired in).
@@ -91,7 +92,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, req *zap.Request) (zap
 		Status:     zap.StatusOK,
 		StatusText: "OK",
 		UserID:     b.Principal,
-		Properties: map[string]string{PropKey: key.Fingerprint(), PropRoles: ""},
+		Properties: map[string]string{PropKey: key.String(), PropRoles: ""},
 	}, nil
 }
 

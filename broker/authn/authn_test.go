@@ -72,7 +72,7 @@ func TestAuthenticate(t *testing.T) {
 						t.Errorf("property %s not set", p)
 					}
 				}
-				if res.Properties[PropKey] != good.Fingerprint() {
+				if res.Properties[PropKey] != good.String() {
 					t.Errorf("key property = %q", res.Properties[PropKey])
 				}
 			} else if res.UserID != "" || len(res.Properties) != 0 {
