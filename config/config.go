@@ -39,6 +39,10 @@ type Config struct {
 	Policy Policy `yaml:"policy"`
 	// Audit configures the audit log and its forwarding.
 	Audit Audit `yaml:"audit"`
+	// Directory chooses and configures the identity source.
+	Directory Directory `yaml:"directory"`
+	// Admin configures the health and metrics listener.
+	Admin Admin `yaml:"admin"`
 }
 
 // Policy locates the role-based policy file and its signature rules.
@@ -92,11 +96,13 @@ type Broker struct {
 // Defaults returns the configuration used when a key is absent.
 func Defaults() Config {
 	return Config{
-		Keys:   Keys{Registry: "/etc/zapgate/keys", ServerSecret: "/etc/zapgate/server.key_secret"},
-		ZAP:    ZAP{Queue: 1024, Timeout: time.Second},
-		Log:    Log{Level: "info", Format: "text"},
-		Broker: Broker{Listen: "tcp://0.0.0.0:5555"},
-		Policy: Policy{File: "/etc/zapgate/policy.yaml"},
-		Audit:  auditDefaults(),
+		Keys:      Keys{Registry: "/etc/zapgate/keys", ServerSecret: "/etc/zapgate/server.key_secret"},
+		ZAP:       ZAP{Queue: 1024, Timeout: time.Second},
+		Log:       Log{Level: "info", Format: "text"},
+		Broker:    Broker{Listen: "tcp://0.0.0.0:5555"},
+		Policy:    Policy{File: "/etc/zapgate/policy.yaml"},
+		Audit:     auditDefaults(),
+		Directory: directoryDefaults(),
+		Admin:     Admin{Listen: "127.0.0.1:9750"},
 	}
 }

@@ -51,6 +51,10 @@ func TestParseErrorsNameFileAndLine(t *testing.T) {
 		{"bad listen", "broker:\n  listen: http://x\n", []string{`z.yaml:2: broker.listen`}},
 		{"two documents", "log:\n  level: info\n---\nlog:\n  level: info\n", []string{`more than one YAML document`}},
 		{"syntax", "log: [\n", []string{`z.yaml:`}},
+		{"directory type", "directory:\n  type: ldapp\n", []string{`z.yaml:2: directory.type must be static`}},
+		{"directory file", "directory:\n  static:\n    file: \"\"\n", []string{`z.yaml:3: directory.static.file`}},
+		{"admin listen", "admin:\n  listen: nonsense\n", []string{`z.yaml:2: admin.listen`}},
+		{"signature without keys", "policy:\n  require_signature: true\n", []string{`z.yaml:2: policy.require_signature needs`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -46,6 +47,12 @@ func (c *Config) validate(name string, root *yaml.Node) Errors {
 		bad("policy.require_signature", "policy.require_signature needs at least one policy.trusted_keys file")
 	}
 	c.Audit.validate(bad, root)
+	c.Directory.validate(bad, root)
+	if c.Admin.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Admin.Listen); err != nil {
+			bad("admin.listen", "admin.listen must be host:port (empty disables it), not %q", c.Admin.Listen)
+		}
+	}
 	return errs
 }
 
