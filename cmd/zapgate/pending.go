@@ -26,19 +26,6 @@ allows. Arrives with the broker issue.`,
 	}
 }
 
-func newPolicyCmd(_ *globals) *cobra.Command {
-	c := &cobra.Command{
-		Use:   "policy",
-		Short: "Check, test and explain role-based policy files",
-	}
-	c.AddCommand(
-		&cobra.Command{Use: "check FILE", Short: "Validate a policy file and print every error", Args: cobra.ExactArgs(1), RunE: pending("policy check", "the policy engine arrives with issue #3")},
-		&cobra.Command{Use: "test FILE [TESTS...]", Short: "Run a policy file's embedded tests", Args: cobra.MinimumNArgs(1), RunE: pending("policy test", "the policy engine arrives with issue #3")},
-		&cobra.Command{Use: "explain", Short: "Explain the decision for an identity and an action", RunE: pending("policy explain", "the policy engine arrives with issue #3")},
-	)
-	return c
-}
-
 func newAuditCmd(_ *globals) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "audit",
