@@ -2,10 +2,12 @@ package static
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,8 +47,9 @@ type Directory struct {
 	debounce time.Duration
 
 	current  atomic.Pointer[map[string]entry]
-	mu       sync.Mutex // guards status
+	mu       sync.Mutex // serializes reloads; guards status and sum
 	status   Status
+	sum      [32]byte // of the file content serving now
 	stop     chan struct{}
 	done     chan struct{}
 	closeOne sync.Once
@@ -95,15 +98,20 @@ func (d *Directory) Lookup(_ context.Context, principal string) (idp.Identity, e
 // Reload reads the file again. On any error the previous version keeps
 // serving, and the error is logged, counted and returned.
 func (d *Directory) Reload() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	data, err := os.ReadFile(d.path)
+	sum := sha256.Sum256(data)
+	if err == nil && d.current.Load() != nil && sum == d.sum {
+		d.status.LastError = nil
+		return nil // unchanged
+	}
 	var m map[string]entry
 	if err == nil {
 		m, err = parse(d.path, data)
 	} else {
 		err = fmt.Errorf("static: %w", err)
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	if err != nil {
 		d.status.Failures++
 		d.status.LastError = err
@@ -113,6 +121,7 @@ func (d *Directory) Reload() error {
 		return err
 	}
 	d.current.Store(&m)
+	d.sum = sum
 	d.status.Loads++
 	d.status.LastError = nil
 	d.status.Principals = len(m)
@@ -156,9 +165,12 @@ func (d *Directory) watch(w *fsnotify.Watcher) {
 				timer.Stop()
 			}
 			return
-		case _, ok := <-w.Events:
+		case ev, ok := <-w.Events:
 			if !ok {
 				return
+			}
+			if !d.relevant(ev.Name) {
+				continue
 			}
 			if timer == nil {
 				timer = time.NewTimer(d.debounce)
@@ -176,6 +188,15 @@ func (d *Directory) watch(w *fsnotify.Watcher) {
 			_ = d.Reload()
 		}
 	}
+}
+
+// relevant reports whether an event in the watched directory may change
+// the file: the file itself, or a Kubernetes ConfigMap style "..data"
+// symlink swap. Events of other files (logs, audit segments beside the
+// file) are ignored.
+func (d *Directory) relevant(name string) bool {
+	base := filepath.Base(name)
+	return base == filepath.Base(d.path) || strings.HasPrefix(base, "..")
 }
 
 // Close stops the watcher; it is safe to call more than once.
