@@ -87,10 +87,20 @@ type Log struct {
 	Format string `yaml:"format"`
 }
 
-// Broker configures the broker's listening socket.
+// Broker configures the broker's listening socket and the Majordomo relay.
+// Zero values take the relay's defaults.
 type Broker struct {
 	// Listen is the frontend endpoint, e.g. tcp://0.0.0.0:5555.
 	Listen string `yaml:"listen"`
+	// Heartbeat is the Majordomo heartbeat interval (default 2.5s).
+	Heartbeat time.Duration `yaml:"heartbeat"`
+	// Liveness is how many silent heartbeats expire a worker (default 3).
+	Liveness int `yaml:"liveness"`
+	// NoWorkerWait bounds how long a request waits for a worker before an
+	// explicit "no worker" refusal.
+	NoWorkerWait time.Duration `yaml:"no_worker_wait"`
+	// MaxQueue limits the requests waiting per service.
+	MaxQueue int `yaml:"max_queue"`
 }
 
 // Defaults returns the configuration used when a key is absent.

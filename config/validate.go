@@ -46,6 +46,12 @@ func (c *Config) validate(name string, root *yaml.Node) Errors {
 	if c.Policy.RequireSignature && len(c.Policy.TrustedKeys) == 0 {
 		bad("policy.require_signature", "policy.require_signature needs at least one policy.trusted_keys file")
 	}
+	if c.Broker.Heartbeat < 0 || c.Broker.NoWorkerWait < 0 {
+		bad("broker", "broker durations must not be negative")
+	}
+	if c.Broker.Liveness < 0 || c.Broker.MaxQueue < 0 {
+		bad("broker", "broker.liveness and broker.max_queue must not be negative")
+	}
 	c.Audit.validate(bad, root)
 	c.Directory.validate(bad, root)
 	if c.Admin.Listen != "" {

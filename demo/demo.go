@@ -14,8 +14,11 @@ import (
 	"time"
 
 	zmq "github.com/pebbe/zmq4"
+	"github.com/zapgate/zapgate/broker/audit"
 	"github.com/zapgate/zapgate/broker/authn"
 	"github.com/zapgate/zapgate/certs"
+	"github.com/zapgate/zapgate/idp/static"
+	"github.com/zapgate/zapgate/policy"
 	"github.com/zapgate/zapgate/zap"
 )
 
@@ -111,7 +114,11 @@ func setup(dir string, out io.Writer, log *slog.Logger) (*session, error) {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
 	step(out, 2, "start the ZAP server and prove it answers, then bind the CURVE socket")
-	s.zap, err = zap.NewServer(s.ctx, authn.New(s.registry, log), zap.Config{Properties: authn.Properties(), Logger: log})
+	chain, err := s.chain(dir, log)
+	if err != nil {
+		return s, err
+	}
+	s.zap, err = zap.NewServer(s.ctx, authn.New(chain), zap.Config{Properties: authn.Properties(), Logger: log})
 	if err != nil {
 		return s, fmt.Errorf("demo: %w", err)
 	}
@@ -146,3 +153,41 @@ func step(out io.Writer, n int, what string) {
 
 // handshakeWait bounds how long the demo waits for one handshake outcome.
 const handshakeWait = 3 * time.Second
+
+// demoDirectory and demoPolicy are the embedded defaults the demo runs on.
+const (
+	demoDirectory = `version: 1
+principals:
+  "PROXY01$": {display_name: Backup proxy 01, groups: ["okta:backup-proxies"]}
+`
+	demoPolicy = `version: 1
+revision: demo
+roles:
+  proxy:
+    connect: {from: ["127.0.0.0/8", "::1/128"]}
+    serve: [proxy]
+bindings:
+  - {group: "okta:backup-proxies", roles: [proxy]}
+`
+)
+
+// chain builds the authentication chain: the registry, a static directory
+// and policy written into dir, and an audit log there.
+func (s *session) chain(dir string, log *slog.Logger) (authn.Chain, error) {
+	dpath := dir + "/directory.yaml"
+	if err := os.WriteFile(dpath, []byte(demoDirectory), 0o644); err != nil {
+		return authn.Chain{}, fmt.Errorf("demo: %w", err)
+	}
+	d, err := static.Open(dpath, static.Options{Logger: log})
+	if err != nil {
+		return authn.Chain{}, fmt.Errorf("demo: %w", err)
+	}
+	pol, err := policy.Parse("demo-policy.yaml", []byte(demoPolicy))
+	if err != nil {
+		return authn.Chain{}, fmt.Errorf("demo: %w", err)
+	}
+	if s.audit, err = audit.Open(audit.Options{Dir: dir + "/audit", Logger: log}); err != nil {
+		return authn.Chain{}, fmt.Errorf("demo: %w", err)
+	}
+	return authn.Chain{Keys: s.registry, Directory: d, Policy: pol, Audit: s.audit, Logger: log}, nil
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	zmq "github.com/pebbe/zmq4"
+	"github.com/zapgate/zapgate/broker/audit"
 	"github.com/zapgate/zapgate/certs"
 	"github.com/zapgate/zapgate/zap"
 )
@@ -18,6 +19,7 @@ type session struct {
 	proxy       *certs.Cert
 	intruder    *certs.Cert
 	registry    *certs.Registry
+	audit       *audit.Log
 	ctx         *zmq.Context
 	zap         *zap.Server
 	router      *zmq.Socket
@@ -169,6 +171,9 @@ func (s *session) close() error {
 	}
 	if s.registry != nil {
 		errs = append(errs, s.registry.Close())
+	}
+	if s.audit != nil {
+		errs = append(errs, s.audit.Close())
 	}
 	if s.ctx != nil {
 		errs = append(errs, s.ctx.Term())

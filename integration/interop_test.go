@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,8 +12,11 @@ import (
 	"time"
 
 	zmq "github.com/pebbe/zmq4"
+	"github.com/zapgate/zapgate/broker/audit"
 	"github.com/zapgate/zapgate/broker/authn"
 	"github.com/zapgate/zapgate/certs"
+	"github.com/zapgate/zapgate/idp/static"
+	"github.com/zapgate/zapgate/policy"
 	"github.com/zapgate/zapgate/zap"
 )
 
@@ -46,7 +50,36 @@ type broker struct {
 	endpoint string
 }
 
-func startBroker(t *testing.T, registry *certs.Registry, serverSecret string) *broker {
+// testChain is an authentication chain over registry, a static directory
+// where every principal in members is enabled in group "nodes", a policy
+// that lets "nodes" connect, and an audit log in dir.
+func testChain(t *testing.T, dir string, registry *certs.Registry, members ...string) authn.Chain {
+	t.Helper()
+	doc := "version: 1\nprincipals:\n"
+	for _, m := range members {
+		doc += fmt.Sprintf("  %q: {groups: [nodes]}\n", m)
+	}
+	path := filepath.Join(dir, "directory.yaml")
+	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d, err := static.Open(path, static.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, err := policy.Parse("policy.yaml", []byte("version: 1\nroles:\n  node:\n    connect: {}\nbindings:\n  - {group: nodes, roles: [node]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := audit.Open(audit.Options{Dir: filepath.Join(dir, "audit")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { log.Close() })
+	return authn.Chain{Keys: registry, Directory: d, Policy: pol, Audit: log}
+}
+
+func startBroker(t *testing.T, chain authn.Chain, serverSecret string) *broker {
 	t.Helper()
 	sec, err := certs.LoadSecret(serverSecret)
 	if err != nil {
@@ -57,7 +90,7 @@ func startBroker(t *testing.T, registry *certs.Registry, serverSecret string) *b
 		t.Fatal(err)
 	}
 	t.Cleanup(b.close)
-	b.zap, err = zap.NewServer(b.ctx, authn.New(registry, nil), zap.Config{Properties: authn.Properties()})
+	b.zap, err = zap.NewServer(b.ctx, authn.New(chain), zap.Config{Properties: authn.Properties()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +163,7 @@ zmq.auth.create_certificates(sys.argv[1], "stranger")`, dir)
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { registry.Close() })
-	b := startBroker(t, registry, filepath.Join(dir, "broker.key_secret"))
+	b := startBroker(t, testChain(t, dir, registry, "REPO01$"), filepath.Join(dir, "broker.key_secret"))
 
 	client := func(name string) *exec.Cmd {
 		cmd := exec.Command("/usr/bin/python3", "-c", pyClient, b.endpoint,

@@ -1,15 +1,19 @@
-// Package authn is zapgate's zap.Authenticator: it maps a connecting node's
-// CURVE public key to a principal through the key registry and answers the
-// ZAP request. Later issues add the directory lookup, the policy connect
-// decision and the durable audit record to the same chain.
+// Package authn is zapgate's zap.Authenticator and the broker's
+// per-message authorizer. Both follow one chain from server-side state:
+// CURVE key → principal (key registry) → identity (directory) → decision
+// (policy) → durable audit record, and only then a grant.
 package authn
 
 import (
 	"context"
-	"errors"
 	"log/slog"
+	"net/netip"
+	"strings"
 
+	"github.com/zapgate/zapgate/broker/audit"
 	"github.com/zapgate/zapgate/certs"
+	"github.com/zapgate/zapgate/idp"
+	"github.com/zapgate/zapgate/policy"
 	"github.com/zapgate/zapgate/zap"
 )
 
@@ -19,83 +23,110 @@ const (
 	// PropKey carries the peer's CURVE public key in Z85, so the broker can
 	// re-check the key's binding on every message (revocation).
 	PropKey = "X-Zapgate-Key"
-	// PropRoles carries the peer's roles, comma-separated (empty until the
-	// policy engine is wired in).
+	// PropRoles carries the peer's roles at connect time, comma-separated.
+	// It is informational: the broker authorizes from current state.
 	PropRoles = "X-Zapgate-Roles"
 )
 
 // Properties lists the authorization property names for zap.Config.
 func Properties() []string { return []string{PropKey, PropRoles} }
 
-// Refusal codes sent as the ZAP status text; they are short and reveal
-// nothing about the registry's contents beyond the class of refusal.
-const (
-	// ReasonMechanism: the handshake did not use CURVE.
-	ReasonMechanism = "mechanism-not-allowed"
-	// ReasonUnknownKey: no binding for this key.
-	ReasonUnknownKey = "unknown-key"
-	// ReasonExpired: the binding has expired.
-	ReasonExpired = "key-expired"
-	// ReasonConflict: two registry files bind the key; neither is trusted.
-	ReasonConflict = "key-conflict"
-	// ReasonRevoked: the key was revoked.
-	ReasonRevoked = "key-revoked"
-)
-
 // Keys finds the binding of a public key; certs.Registry implements it.
 type Keys interface {
 	Lookup(key certs.PublicKey) (certs.Binding, error)
 }
 
-// Authenticator answers ZAP requests from the key registry.
-type Authenticator struct {
-	keys Keys
-	log  *slog.Logger
+// Policy decides actions; policy.Store and policy.Policy implement it.
+type Policy interface {
+	Decide(subject policy.Subject, action policy.Action) policy.Decision
 }
 
-// New returns an Authenticator over keys. A nil logger discards logs.
-func New(keys Keys, log *slog.Logger) *Authenticator {
+// Recorder writes an audit record durably; audit.Log implements it. On
+// error the grant is refused unless audit.MayProceed(err).
+type Recorder interface {
+	Append(ctx context.Context, rec audit.Record) (audit.Receipt, error)
+}
+
+// Chain holds the components every decision consults.
+type Chain struct {
+	// Keys is the key registry.
+	Keys Keys
+	// Directory answers who a principal is and which groups it has.
+	Directory idp.Directory
+	// Policy decides.
+	Policy Policy
+	// Audit records every decision.
+	Audit Recorder
+	// Logger receives one line per decision (nil discards).
+	Logger *slog.Logger
+}
+
+// Authenticator answers ZAP requests through a Chain.
+type Authenticator struct {
+	c   Chain
+	log *slog.Logger
+}
+
+// New returns an Authenticator over c.
+func New(c Chain) *Authenticator {
+	log := c.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Authenticator{keys: keys, log: log.With("component", "authn")}
+	return &Authenticator{c: c, log: log.With("component", "authn")}
 }
 
 // Authenticate implements zap.Authenticator. Refusals are decisions (a
-// Result, nil error); only a failure to decide is an error.
+// Result with 300 or 400 and a nil error); an error is returned only when
+// no decision could be made.
 func (a *Authenticator) Authenticate(ctx context.Context, req *zap.Request) (zap.Result, error) {
+	src, _ := netip.ParseAddr(req.Address)
+	rec := audit.Record{Action: audit.ActionConnect, SourceIP: src}
 	raw, ok := req.CurveKey()
 	if !ok {
-		a.log.Warn("refused", "reason", ReasonMechanism, "mechanism", req.Mechanism, "source.ip", req.Address)
-		return deny(ReasonMechanism), nil
+		return a.refuse(ctx, rec, zap.StatusDenied, ReasonMechanism, nil)
 	}
 	key := certs.PublicKey(raw)
-	b, err := a.keys.Lookup(key)
-	if err != nil {
-		reason := ReasonUnknownKey
-		switch {
-		case errors.Is(err, certs.ErrExpired):
-			reason = ReasonExpired
-		case errors.Is(err, certs.ErrConflict):
-			reason = ReasonConflict
-		case errors.Is(err, certs.ErrRevoked):
-			reason = ReasonRevoked
-		case errors.Is(err, certs.ErrUnknownKey):
-		default:
-			return zap.Result{}, err
-		}
-		a.log.Info("refused", "reason", reason, "key", key.Fingerprint(), "source.ip", req.Address, "cause", err)
-		return deny(reason), nil
+	rec.Key = key.Fingerprint()
+	v := a.c.resolve(ctx, key, "")
+	rec.User, rec.Groups, rec.Stale = v.principal, v.identity.Groups, v.identity.Stale
+	if v.reason != "" {
+		return a.refuse(ctx, rec, v.status, v.reason, v.cause)
 	}
-	a.log.Info("accepted", "user.name", b.Principal, "key", key.Fingerprint(), "source.ip", req.Address)
+	d := a.c.Policy.Decide(v.subject(), policy.Action{Kind: policy.Connect, Source: src})
+	rec.Roles, rec.RuleID, rec.Ruleset = d.Roles, d.Rule.ID, d.Revision
+	if !d.Allow {
+		return a.refuse(ctx, rec, zap.StatusDenied, ReasonPolicy, nil)
+	}
+	rec.Outcome = audit.OutcomeSuccess
+	if _, err := a.c.Audit.Append(ctx, rec); err != nil && !audit.MayProceed(err) {
+		a.log.Error("refused: audit record not durable", "user.name", v.principal, "key", rec.Key, "error", err)
+		return zap.Result{Status: zap.StatusTempFail, StatusText: ReasonAudit}, nil
+	}
+	a.log.Info("accepted", "user.name", v.principal, "user.roles", d.Roles, "key", rec.Key,
+		"source.ip", req.Address, "rule.id", d.Rule.ID, "stale", v.identity.Stale)
 	return zap.Result{
 		Status:     zap.StatusOK,
 		StatusText: "OK",
-		UserID:     b.Principal,
-		Properties: map[string]string{PropKey: key.String(), PropRoles: ""},
+		UserID:     v.principal,
+		Properties: map[string]string{PropKey: key.String(), PropRoles: strings.Join(d.Roles, ",")},
 	}, nil
 }
 
-func deny(reason string) zap.Result {
-	return zap.Result{Status: zap.StatusDenied, StatusText: reason}
+// refuse audits and logs a refusal and returns its Result. A refusal whose
+// record cannot be written is still a refusal.
+func (a *Authenticator) refuse(ctx context.Context, rec audit.Record, status zap.Status, reason string, cause error) (zap.Result, error) {
+	rec.Outcome, rec.Reason = audit.OutcomeFailure, reason
+	if _, err := a.c.Audit.Append(ctx, rec); err != nil {
+		a.log.Error("audit record of a refusal not durable", "reason", reason, "error", err)
+	}
+	args := []any{"reason", reason, "user.name", rec.User, "key", rec.Key, "source.ip", rec.SourceIP, "status", int(status)}
+	if rec.RuleID != "" {
+		args = append(args, "rule.id", rec.RuleID)
+	}
+	if cause != nil {
+		args = append(args, "cause", cause)
+	}
+	a.log.Info("refused", args...)
+	return zap.Result{Status: status, StatusText: reason}, nil
 }

@@ -5,10 +5,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 
 	zmq "github.com/pebbe/zmq4"
 	"github.com/spf13/cobra"
 	"github.com/zapgate/zapgate/certs"
+	"github.com/zapgate/zapgate/config"
+	"github.com/zapgate/zapgate/idp/static"
+	"github.com/zapgate/zapgate/policy"
 	"github.com/zapgate/zapgate/zap"
 )
 
@@ -19,8 +23,10 @@ func newDoctorCmd(g *globals) *cobra.Command {
 		Long: `doctor loads the configuration strictly, reads the key registry (reporting
 every file it cannot load), loads the broker's secret certificate (refusing
 group/other permissions), and starts a ZAP server in a scratch context to
-prove it answers. It prints one line per check and exits non-zero if any
-check fails. Later issues add directory, policy and audit checks.`,
+prove it answers; it loads the directory and the policy (with its signature
+when required, and its embedded tests) and checks that the audit directory
+is writable. It prints one line per check and exits non-zero if any check
+fails.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
@@ -47,6 +53,9 @@ check fails. Later issues add directory, policy and audit checks.`,
 			}
 			_, err = certs.LoadSecret(cfg.Keys.ServerSecret)
 			report("broker secret certificate "+cfg.Keys.ServerSecret, err)
+			report("directory "+cfg.Directory.Type, checkDirectory(cfg))
+			report("policy "+cfg.Policy.File, checkPolicy(cfg))
+			report("audit directory "+cfg.Audit.Dir, checkAuditDir(cfg.Audit.Dir))
 			report("ZAP server self-test", zapSelfTest())
 			if failed > 0 {
 				fmt.Fprintf(out, "%d check(s) failed\n", failed)
@@ -77,4 +86,39 @@ func zapSelfTest() error {
 		err = terr
 	}
 	return err
+}
+
+// checkDirectory loads the configured directory once.
+func checkDirectory(cfg *config.Config) error {
+	switch cfg.Directory.Type {
+	case "static":
+		_, err := static.Open(cfg.Directory.Static.File, static.Options{Logger: slog.New(slog.DiscardHandler)})
+		return err
+	}
+	return fmt.Errorf("directory type %q is not built in", cfg.Directory.Type)
+}
+
+// checkPolicy loads the policy as the broker would.
+func checkPolicy(cfg *config.Config) error {
+	keys, err := policy.LoadTrustedKeys(cfg.Policy.TrustedKeys)
+	if err != nil {
+		return err
+	}
+	_, err = policy.Load(cfg.Policy.File, policy.LoadOptions{RequireSignature: cfg.Policy.RequireSignature, TrustedKeys: keys, RunTests: true})
+	return err
+}
+
+// checkAuditDir proves the audit directory exists (or can be created) and
+// accepts a file.
+func checkAuditDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".doctor-*")
+	if err != nil {
+		return err
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
 }

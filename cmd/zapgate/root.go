@@ -2,13 +2,13 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
 
 	"github.com/spf13/cobra"
 	"github.com/zapgate/zapgate/config"
+	"github.com/zapgate/zapgate/internal/logging"
 )
 
 // defaultConfigPath is where zapgate looks for its configuration file when
@@ -20,6 +20,8 @@ type globals struct {
 	configPath string
 	logLevel   string
 	logFormat  string
+	// logComponents keeps only these components' log lines.
+	logComponents []string
 }
 
 func newRootCmd() *cobra.Command {
@@ -39,6 +41,8 @@ unknown keys are errors with file:line. See docs/ for every setting.`,
 	root.PersistentFlags().StringVar(&g.configPath, "config", "", "configuration file (default "+defaultConfigPath+" when it exists)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "", "log level: debug, info, warn, error (overrides the config)")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "", "log format: text or json (overrides the config)")
+	root.PersistentFlags().StringSliceVar(&g.logComponents, "log-component", nil,
+		"only log these components (repeatable or comma-separated): zap, authn, broker, transport, idp, policy, audit, certs, admin")
 	root.AddCommand(
 		newServeCmd(g),
 		newDemoCmd(g),
@@ -76,16 +80,5 @@ func (g *globals) logger(cfg *config.Config) (*slog.Logger, error) {
 	if g.logFormat != "" {
 		format = g.logFormat
 	}
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
-	}
-	opts := &slog.HandlerOptions{Level: lv}
-	switch format {
-	case "text":
-		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
-	}
-	return nil, fmt.Errorf("log format %q: want text or json", format)
+	return logging.New(os.Stderr, format, level, g.logComponents)
 }

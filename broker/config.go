@@ -1,0 +1,192 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/zapgate/zapgate/certs"
+)
+
+// Defaults applied by New to zero Config fields.
+const (
+	// DefaultHeartbeat is MDP's usual heartbeat interval (zguide's
+	// Majordomo workers use the same).
+	DefaultHeartbeat = 2500 * time.Millisecond
+	// DefaultLiveness is how many heartbeat intervals a worker may stay
+	// silent before it expires.
+	DefaultLiveness = 3
+	// DefaultRecheck bounds how long a registered worker or a cached
+	// delivery decision is trusted without asking the Authorizer again.
+	DefaultRecheck = 500 * time.Millisecond
+	// DefaultNoWorkerWait bounds how long a request waits for a worker;
+	// it is below the 2.5 s timeout of zguide's Majordomo clients so they
+	// get the explicit refusal.
+	DefaultNoWorkerWait = 2 * time.Second
+	// DefaultReplyTimeout bounds how long a worker may hold a request
+	// without a heartbeat or a reply.
+	DefaultReplyTimeout = time.Minute
+	// DefaultCheckTimeout bounds one Authorize plus Record.
+	DefaultCheckTimeout = 2 * time.Second
+	// DefaultDrainTimeout bounds a graceful shutdown.
+	DefaultDrainTimeout = 5 * time.Second
+	// DefaultMaxQueue is the per-service limit of waiting requests.
+	DefaultMaxQueue = 1000
+	// DefaultMaxPending is the per-client limit of unanswered requests.
+	DefaultMaxPending = 100
+	// DefaultMaxInflight is the per-peer limit of messages being
+	// authorized.
+	DefaultMaxInflight = 64
+	// DefaultMaxJobs is the broker-wide limit of messages being
+	// authorized.
+	DefaultMaxJobs = 10000
+	// DefaultMaxSubscriptions is the per-peer limit of subscriptions.
+	DefaultMaxSubscriptions = 64
+	// DefaultSendHWM is the per-peer send high-water mark in messages.
+	DefaultSendHWM = 1000
+	// DefaultMaxMessageSize bounds one inbound frame (ZMQ_MAXMSGSIZE).
+	DefaultMaxMessageSize = 1 << 20
+	// DefaultParallelism is the number of goroutines that authorize and
+	// record concurrently.
+	DefaultParallelism = 16
+)
+
+// Config configures a Broker. Zero fields take the defaults above; New
+// does not modify the caller's Config.
+//
+// Example (as `zapgate serve` might spell it in YAML):
+//
+//	broker:
+//	  listen: tcp://0.0.0.0:5555
+//	  heartbeat: 2.5s
+//	  liveness: 3
+//	  no_worker_wait: 2s
+//	  max_queue: 1000
+type Config struct {
+	// Endpoint is where the ROUTER binds, e.g. "tcp://0.0.0.0:5555";
+	// "tcp://127.0.0.1:*" picks a free port (see Broker.Endpoint).
+	Endpoint string
+	// ServerSecret is the broker's CURVE secret key.
+	ServerSecret certs.SecretKey
+	// ZAPDomain is the socket's ZAP domain; "" means "zapgate".
+	ZAPDomain string
+	// ZAPDone, if not nil, is closed when the ZAP server stops (pass
+	// zap.Server.Done()); Run then closes the socket at once and returns
+	// an error, because libzmq accepts every CURVE client when no ZAP
+	// handler answers.
+	ZAPDone <-chan struct{}
+	// Heartbeat is the MDP heartbeat interval.
+	Heartbeat time.Duration
+	// Liveness is the number of silent heartbeat intervals after which an
+	// idle worker expires.
+	Liveness int
+	// Recheck is how long a worker's authorization, and a subscriber's
+	// permission for a topic, is trusted before the Authorizer is asked
+	// again. Workers are re-checked in the background at this interval.
+	Recheck time.Duration
+	// NoWorkerWait bounds how long a request waits for a worker before
+	// it is refused (404 no-worker or 503 busy).
+	NoWorkerWait time.Duration
+	// ReplyTimeout bounds how long a worker may hold a request without
+	// sending anything; it then expires and the client gets 503
+	// worker-lost.
+	ReplyTimeout time.Duration
+	// CheckTimeout bounds one Authorize plus Record; past it the action
+	// is refused.
+	CheckTimeout time.Duration
+	// DrainTimeout bounds a graceful shutdown: how long Run waits for
+	// authorizations in flight and busy workers.
+	DrainTimeout time.Duration
+	// MaxQueue limits the requests waiting for a worker, per service.
+	MaxQueue int
+	// MaxPending limits a client's unanswered requests.
+	MaxPending int
+	// MaxInflight limits a peer's messages being authorized at once.
+	MaxInflight int
+	// MaxJobs limits the messages being authorized at once, broker-wide.
+	MaxJobs int
+	// MaxSubscriptions limits a peer's subscriptions.
+	MaxSubscriptions int
+	// SendHWM is the send high-water mark per peer, in messages; a
+	// subscriber that reaches it is dropped from fan-out.
+	SendHWM int
+	// MaxMessageSize bounds one inbound frame in bytes; libzmq closes a
+	// connection that sends a larger one.
+	MaxMessageSize int64
+	// Parallelism is the number of goroutines that call the Authorizer
+	// and the Recorder. A peer's messages are always handled in order by
+	// the same goroutine.
+	Parallelism int
+}
+
+// withDefaults returns a validated copy of c with defaults filled in.
+func (c Config) withDefaults() (Config, error) {
+	out := c
+	if out.Endpoint == "" {
+		return out, errors.New("broker: config: no endpoint")
+	}
+	if out.ServerSecret.IsZero() {
+		return out, errors.New("broker: config: no server secret key")
+	}
+	if out.ZAPDomain == "" {
+		out.ZAPDomain = "zapgate"
+	}
+	durations := []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"heartbeat", &out.Heartbeat, DefaultHeartbeat},
+		{"recheck", &out.Recheck, DefaultRecheck},
+		{"no_worker_wait", &out.NoWorkerWait, DefaultNoWorkerWait},
+		{"reply_timeout", &out.ReplyTimeout, DefaultReplyTimeout},
+		{"check_timeout", &out.CheckTimeout, DefaultCheckTimeout},
+		{"drain_timeout", &out.DrainTimeout, DefaultDrainTimeout},
+	}
+	for _, d := range durations {
+		if *d.v < 0 {
+			return out, fmt.Errorf("broker: config: %s %s is negative", d.name, *d.v)
+		}
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
+	ints := []struct {
+		name string
+		v    *int
+		def  int
+	}{
+		{"liveness", &out.Liveness, DefaultLiveness},
+		{"max_queue", &out.MaxQueue, DefaultMaxQueue},
+		{"max_pending", &out.MaxPending, DefaultMaxPending},
+		{"max_inflight", &out.MaxInflight, DefaultMaxInflight},
+		{"max_jobs", &out.MaxJobs, DefaultMaxJobs},
+		{"max_subscriptions", &out.MaxSubscriptions, DefaultMaxSubscriptions},
+		{"send_hwm", &out.SendHWM, DefaultSendHWM},
+		{"parallelism", &out.Parallelism, DefaultParallelism},
+	}
+	for _, n := range ints {
+		if *n.v < 0 {
+			return out, fmt.Errorf("broker: config: %s %d is negative", n.name, *n.v)
+		}
+		if *n.v == 0 {
+			*n.v = n.def
+		}
+	}
+	if out.MaxMessageSize < 0 {
+		return out, fmt.Errorf("broker: config: max_message_size %d is negative", out.MaxMessageSize)
+	}
+	if out.MaxMessageSize == 0 {
+		out.MaxMessageSize = DefaultMaxMessageSize
+	}
+	return out, nil
+}
+
+// expiry is how long an idle worker may stay silent.
+func (c *Config) expiry() time.Duration { return c.Heartbeat * time.Duration(c.Liveness) }
+
+// tick is the loop's timer granularity.
+func (c *Config) tick() time.Duration {
+	t := min(c.Heartbeat, c.Recheck, c.NoWorkerWait) / 4
+	return max(min(t, 250*time.Millisecond), 5*time.Millisecond)
+}

@@ -1,0 +1,4 @@
+package broker
+
+// PropKeyForTest exposes the key property name to the external tests.
+const PropKeyForTest = propKey

@@ -1,0 +1,102 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/zapgate/zapgate/broker/audit"
+	"github.com/zapgate/zapgate/certs"
+	"github.com/zapgate/zapgate/config"
+	"github.com/zapgate/zapgate/idp"
+	"github.com/zapgate/zapgate/idp/static"
+	"github.com/zapgate/zapgate/policy"
+)
+
+// DirectoryFactory opens a directory backend from the configuration.
+type DirectoryFactory func(cfg *config.Config, log *slog.Logger) (idp.Directory, error)
+
+// Directories maps directory.type to its factory: backends are chosen by
+// this explicit table, not by self-registration.
+var Directories = map[string]DirectoryFactory{
+	"static": openStatic,
+}
+
+func openStatic(cfg *config.Config, log *slog.Logger) (idp.Directory, error) {
+	d, err := static.Open(cfg.Directory.Static.File, static.Options{Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Start(); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// openAudit opens the audit log with its checkpoint key.
+func openAudit(cfg *config.Config, log *slog.Logger) (*audit.Log, error) {
+	opts := audit.Options{
+		Dir:                cfg.Audit.Dir,
+		RotateBytes:        cfg.Audit.RotateBytes,
+		RotateAge:          cfg.Audit.RotateAge,
+		CheckpointInterval: cfg.Audit.CheckpointInterval,
+		FailOpen:           cfg.Audit.FailOpen,
+		Logger:             log,
+	}
+	if cfg.Audit.CheckpointKey != "" {
+		k, err := audit.LoadSecretKey(cfg.Audit.CheckpointKey)
+		if err != nil {
+			return nil, err
+		}
+		opts.CheckpointKey = k
+	}
+	return audit.Open(opts)
+}
+
+// openRegistry opens the key registry and starts following changes.
+func openRegistry(cfg *config.Config, log *slog.Logger) (*certs.Registry, error) {
+	r, err := certs.Open(cfg.Keys.Registry, certs.Options{Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Start(); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// openPolicy opens the policy store; every reload attempt is audited.
+func openPolicy(cfg *config.Config, log *slog.Logger, rec *audit.Log) (*policy.Store, error) {
+	s, err := policy.Open(policy.StoreOptions{
+		File:             cfg.Policy.File,
+		RequireSignature: cfg.Policy.RequireSignature,
+		TrustedKeyFiles:  cfg.Policy.TrustedKeys,
+		Logger:           log,
+		OnReload:         func(ev policy.ReloadEvent) { auditReload(rec, log, ev) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Start(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// auditReload writes a policy.reload record for a reload attempt.
+func auditReload(rec *audit.Log, log *slog.Logger, ev policy.ReloadEvent) {
+	if ev.Trigger != "open" && !ev.Changed && ev.Err == nil {
+		return
+	}
+	r := audit.Record{Action: audit.ActionPolicyReload, Outcome: audit.OutcomeSuccess, Ruleset: ev.Revision,
+		Reason: fmt.Sprintf("%s: revision %s (was %q)", ev.Trigger, ev.Revision, ev.Previous)}
+	if ev.Err != nil {
+		r.Outcome, r.Reason = audit.OutcomeFailure, fmt.Sprintf("%s: %v; revision %s keeps serving", ev.Trigger, ev.Err, ev.Revision)
+	}
+	if _, err := rec.Append(context.Background(), r); err != nil {
+		log.Error("policy reload not audited", "component", "audit", "error", err)
+	}
+}

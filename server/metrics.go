@@ -1,0 +1,68 @@
+package server
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/zapgate/zapgate/broker/audit"
+	"github.com/zapgate/zapgate/certs"
+	"github.com/zapgate/zapgate/policy"
+	"github.com/zapgate/zapgate/zap"
+)
+
+// metric is one exported value read from a component's Stats at scrape.
+type metric struct {
+	name, help string
+	counter    bool
+	value      func() float64
+}
+
+// register adds every metric as a CounterFunc or GaugeFunc.
+func register(reg *prometheus.Registry, ms []metric) {
+	for _, m := range ms {
+		opts := prometheus.Opts{Namespace: "zapgate", Name: m.name, Help: m.help}
+		if m.counter {
+			reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts(opts), m.value))
+		} else {
+			reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts(opts), m.value))
+		}
+	}
+}
+
+// newRegistry exposes the components' counters for Prometheus.
+func newRegistry(z *zap.Server, keys *certs.Registry, pol *policy.Store, log *audit.Log) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	zs := func(f func(zap.Stats) uint64) func() float64 { return func() float64 { return float64(f(z.Stats())) } }
+	as := func(f func(audit.Stats) uint64) func() float64 {
+		return func() float64 { return float64(f(log.Stats())) }
+	}
+	register(reg, []metric{
+		{"zap_requests_total", "ZAP requests received (self-test included).", true, zs(func(s zap.Stats) uint64 { return s.Requests })},
+		{"zap_accepted_total", "ZAP requests answered 200.", true, zs(func(s zap.Stats) uint64 { return s.OK })},
+		{"zap_tempfail_total", "ZAP requests answered 300 (retry).", true, zs(func(s zap.Stats) uint64 { return s.TempFail })},
+		{"zap_denied_total", "ZAP requests answered 400.", true, zs(func(s zap.Stats) uint64 { return s.Denied })},
+		{"zap_internal_total", "ZAP requests answered 500.", true, zs(func(s zap.Stats) uint64 { return s.Internal })},
+		{"zap_overloads_total", "ZAP requests refused because the queue was full.", true, zs(func(s zap.Stats) uint64 { return s.Overloads })},
+		{"zap_timeouts_total", "ZAP requests that exceeded the deadline.", true, zs(func(s zap.Stats) uint64 { return s.Timeouts })},
+		{"audit_records_total", "Audit records made durable for callers.", true, as(func(s audit.Stats) uint64 { return s.Appended })},
+		{"audit_fsyncs_total", "Audit group commits synced.", true, as(func(s audit.Stats) uint64 { return s.Fsyncs })},
+		{"audit_failures_total", "Audit write failures.", true, as(func(s audit.Stats) uint64 { return s.Failures })},
+		{"audit_refused_total", "Appends refused because the log could not be written.", true, as(func(s audit.Stats) uint64 { return s.Refused })},
+		{"audit_healthy", "1 while the audit log is writable.", false, func() float64 { return b2f(log.Health().OK) }},
+		{"keys_bindings", "Keys currently trusted by the registry.", false, func() float64 { return float64(keys.Stats().Bindings) }},
+		{"keys_skipped_files", "Registry files skipped as malformed or invalid.", false, func() float64 { return float64(keys.Stats().Skipped) }},
+		{"keys_conflicts", "Keys bound by more than one file (none trusted).", false, func() float64 { return float64(keys.Stats().Conflicts) }},
+		{"keys_reload_errors_total", "Registry reloads that failed.", true, func() float64 { return float64(keys.Stats().ReloadErrors) }},
+		{"policy_reloads_total", "Policy reloads that swapped in a new policy.", true, func() float64 { return float64(pol.Status().Reloads) }},
+		{"policy_reload_failures_total", "Policy load attempts that failed (last good kept).", true, func() float64 { return float64(pol.Status().Failures) }},
+		{"policy_stale", "1 when the policy file on disk is not the policy that serves.", false, func() float64 { return b2f(pol.Status().LastError != "") }},
+	})
+	return reg
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,194 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	zmq "github.com/pebbe/zmq4"
+	"github.com/zapgate/zapgate/admin"
+	"github.com/zapgate/zapgate/broker"
+	"github.com/zapgate/zapgate/broker/audit"
+	"github.com/zapgate/zapgate/broker/authn"
+	"github.com/zapgate/zapgate/certs"
+	"github.com/zapgate/zapgate/config"
+	"github.com/zapgate/zapgate/idp"
+	"github.com/zapgate/zapgate/policy"
+	"github.com/zapgate/zapgate/zap"
+)
+
+// Server is a running zapgate.
+type Server struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	audit    *audit.Log
+	keys     *certs.Registry
+	dir      idp.Directory
+	policy   *policy.Store
+	zctx     *zmq.Context
+	zap      *zap.Server
+	broker   *broker.Broker
+	admin    *admin.Server
+	adminURL string
+}
+
+// Start brings every component up in the safe order: audit log, key
+// registry, directory, policy, ZAP server (self-test), and only then the
+// CURVE socket; the admin endpoint last. On error everything started so
+// far is stopped.
+func Start(cfg *config.Config, log *slog.Logger) (s *Server, err error) {
+	s = &Server{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, s.stop())
+			s = nil
+		}
+	}()
+	if s.audit, err = openAudit(cfg, log); err != nil {
+		return s, err
+	}
+	if s.keys, err = openRegistry(cfg, log); err != nil {
+		return s, err
+	}
+	open, ok := Directories[cfg.Directory.Type]
+	if !ok {
+		return s, fmt.Errorf("server: directory type %q is not built in", cfg.Directory.Type)
+	}
+	if s.dir, err = open(cfg, log); err != nil {
+		return s, err
+	}
+	if s.policy, err = openPolicy(cfg, log, s.audit); err != nil {
+		return s, err
+	}
+	if err = s.startZMQ(); err != nil {
+		return s, err
+	}
+	return s, s.startAdmin()
+}
+
+// chain is the authentication chain over the running components.
+func (s *Server) chain() authn.Chain {
+	return authn.Chain{Keys: s.keys, Directory: s.dir, Policy: s.policy, Audit: s.audit, Logger: s.log}
+}
+
+// startZMQ starts the ZAP server, proves it answers, then binds the relay.
+func (s *Server) startZMQ() error {
+	secret, err := certs.LoadSecret(s.cfg.Keys.ServerSecret)
+	if err != nil {
+		return err
+	}
+	if s.zctx, err = zmq.NewContext(); err != nil {
+		return fmt.Errorf("server: zmq context: %w", err)
+	}
+	z := s.cfg.ZAP
+	s.zap, err = zap.NewServer(s.zctx, authn.New(s.chain()), zap.Config{
+		Workers: z.Workers, QueueSize: z.Queue, Timeout: z.Timeout, Properties: authn.Properties(), Logger: s.log,
+	})
+	if err != nil {
+		return err
+	}
+	if err := s.zap.Start(); err != nil {
+		return err
+	}
+	b := s.cfg.Broker
+	s.broker, err = broker.New(s.zctx, broker.Config{
+		Endpoint: b.Listen, ServerSecret: *secret.Secret, ZAPDone: s.zap.Done(),
+		Heartbeat: b.Heartbeat, Liveness: b.Liveness, NoWorkerWait: b.NoWorkerWait, MaxQueue: b.MaxQueue,
+	}, authn.NewAuthorizer(s.chain()), authn.AuditRecorder{Log: s.audit}, s.log)
+	return err
+}
+
+// startAdmin serves health and metrics when admin.listen is set.
+func (s *Server) startAdmin() error {
+	if s.cfg.Admin.Listen == "" {
+		return nil
+	}
+	s.admin = admin.New(newRegistry(s.zap, s.keys, s.policy, s.audit), s.log)
+	s.admin.AddCheck("zap", func() error {
+		select {
+		case <-s.zap.Done():
+			return fmt.Errorf("zap server stopped: %v", s.zap.Err())
+		default:
+			return nil
+		}
+	})
+	s.admin.AddCheck("audit", func() error {
+		if h := s.audit.Health(); !h.OK {
+			return fmt.Errorf("audit log %s since %s: %s", h.Status, h.Since.Format(time.RFC3339), h.Error)
+		}
+		return nil
+	})
+	s.admin.AddCheck("policy", func() error {
+		if st := s.policy.Status(); st.LastError != "" {
+			return fmt.Errorf("revision %s serves; the file on disk was refused: %s", st.Revision, st.LastError)
+		}
+		return nil
+	})
+	s.admin.AddCheck("keys", func() error {
+		if st := s.keys.Stats(); st.Skipped > 0 || st.Conflicts > 0 {
+			return fmt.Errorf("%d registry files skipped, %d conflicting keys", st.Skipped, st.Conflicts)
+		}
+		return nil
+	})
+	var err error
+	s.adminURL, err = s.admin.Start(s.cfg.Admin.Listen)
+	return err
+}
+
+// Endpoint is the relay's bound endpoint.
+func (s *Server) Endpoint() string { return s.broker.Endpoint() }
+
+// AdminAddress is the admin listener's bound address ("" when disabled).
+func (s *Server) AdminAddress() string { return s.adminURL }
+
+// Reload re-reads the policy, key registry and directory (SIGHUP).
+func (s *Server) Reload() error {
+	errs := []error{s.policy.Reload(), s.keys.Reload()}
+	if r, ok := s.dir.(interface{ Reload() error }); ok {
+		errs = append(errs, r.Reload())
+	}
+	return errors.Join(errs...)
+}
+
+// Run relays until ctx ends, then stops everything in the safe order.
+func (s *Server) Run(ctx context.Context) error {
+	err := s.broker.Run(ctx)
+	return errors.Join(err, s.stop())
+}
+
+// stop closes what is open: the CURVE socket first, then the ZAP server
+// (closing it while a CURVE socket listens would let every client in),
+// the context, the admin endpoint, the watchers, and the audit log last
+// so every record of the shutdown is written.
+func (s *Server) stop() error {
+	var errs []error
+	if s.broker != nil {
+		errs = append(errs, s.broker.Close())
+	}
+	if s.zap != nil {
+		errs = append(errs, s.zap.Close())
+	}
+	if s.zctx != nil {
+		errs = append(errs, s.zctx.Term())
+	}
+	if s.admin != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		errs = append(errs, s.admin.Shutdown(ctx))
+		cancel()
+	}
+	if s.policy != nil {
+		errs = append(errs, s.policy.Close())
+	}
+	if c, ok := s.dir.(idp.Closer); ok {
+		errs = append(errs, c.Close())
+	}
+	if s.keys != nil {
+		errs = append(errs, s.keys.Close())
+	}
+	if s.audit != nil {
+		errs = append(errs, s.audit.Close())
+	}
+	return errors.Join(errs...)
+}
