@@ -12,13 +12,25 @@ import (
 
 func TestDemo(t *testing.T) {
 	out := mustRun(t, "demo")
-	for _, want := range []string{"accepted:", "User-Id=\"PROXY01$\"", "refused:", "demo passed"} {
+	for _, want := range []string{
+		`relayed; reply ["ok" "PROXY01$ did task.start"]`,
+		`relayed; reply ["ok" "REPO01$ did repo.list"]`,
+		`403 forbidden: request service "repository" command "task.start"`,
+		`BACKUP01$ received job.status.PROXY01 from PROXY01$`,
+		`403 forbidden: publish topic "admin.alert"`,
+		`404 no-worker`,
+		`hash chain verified`,
+		`reason=key-revoked`,
+		`reason=policy-denied`,
+		`reason=unknown-key`,
+		"demo passed",
+	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
 	}
-	if n := strings.Count(out, "refused: HANDSHAKE_FAILED_AUTH"); n != 2 {
-		t.Errorf("want 2 refusals (unknown and revoked), got %d:\n%s", n, out)
+	if n := strings.Count(out, "handshake refused by the ZAP handler"); n != 2 {
+		t.Errorf("want 2 refused handshakes (no role, unknown key), got %d:\n%s", n, out)
 	}
 }
 

@@ -114,7 +114,15 @@ func (a *Action) check() string {
 			return p
 		}
 		return nameProblem("command", a.Command)
-	case Publish, Subscribe:
+	case Publish:
+		return nameProblem("topic", a.Topic)
+	case Subscribe:
+		if isPattern(a.Topic) {
+			if _, err := compilePattern(a.Topic); err != nil {
+				return "subscribe pattern: " + err.Error()
+			}
+			return ""
+		}
 		return nameProblem("topic", a.Topic)
 	}
 	return "unknown action kind"

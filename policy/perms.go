@@ -57,6 +57,9 @@ func (ps *perms) grant(a *Action) *Rule {
 	case Publish:
 		return matchPatterns(ps.publish, a.Topic)
 	case Subscribe:
+		if isPattern(a.Topic) {
+			return grantPattern(ps.subscribe, strings.Split(a.Topic, "."))
+		}
 		return matchPatterns(ps.subscribe, a.Topic)
 	}
 	return nil
@@ -88,6 +91,15 @@ func (ps *perms) eachGrant(a *Action, fn func(*Rule)) {
 	case Publish:
 		one(ps.publish, a.Topic)
 	case Subscribe:
+		if isPattern(a.Topic) {
+			q := strings.Split(a.Topic, ".")
+			for i := range ps.subscribe {
+				if subsumes(ps.subscribe[i].pat.segments(), q) {
+					fn(&ps.subscribe[i].rule)
+				}
+			}
+			return
+		}
 		one(ps.subscribe, a.Topic)
 	}
 }
@@ -99,6 +111,9 @@ func (ps *perms) covers(a *Action) bool {
 	if a.Kind == Connect {
 		c := ps.connect
 		return c != nil && (c.from == nil || !a.Source.IsValid() || containsSource(c.from, a.Source))
+	}
+	if a.Kind == Subscribe && isPattern(a.Topic) {
+		return overlapsAny(ps.subscribe, strings.Split(a.Topic, "."))
 	}
 	return ps.grant(a) != nil
 }

@@ -131,8 +131,12 @@ func TestCrashTornLineRecovered(t *testing.T) {
 	if len(acks) < 50 {
 		t.Fatalf("only %d acks", len(acks))
 	}
-	if _, err := verifyDir(dir); err == nil || !strings.Contains(err.Error(), "torn last line") {
-		t.Fatalf("before recovery verify says %v", err)
+	if res, err := verifyDir(dir); err != nil || !strings.Contains(strings.Join(res.Notes, "\n"), "last line incomplete") {
+		t.Fatalf("before recovery verify says %v %v", res.Notes, err)
+	}
+	files, _, _ := ResolvePaths([]string{dir})
+	if err := Scan(files, ScanOptions{}, func(*Entry) error { return nil }); err == nil || !strings.Contains(err.Error(), "torn last line") {
+		t.Fatalf("strict scan before recovery: %v", err)
 	}
 	opts, logs := testOptions(t, dir)
 	l := openLog(t, opts)
@@ -152,7 +156,6 @@ func TestCrashTornLineRecovered(t *testing.T) {
 	res := mustVerify(t, dir)
 	checkAcked(t, dir, acks)
 	var rec *Record
-	files, _, _ := ResolvePaths([]string{dir})
 	must(t, Scan(files, ScanOptions{}, func(e *Entry) error {
 		if e.Record.Action == ActionRecovered {
 			c := e.Record

@@ -102,6 +102,7 @@ func Open(opts Options) (*Log, error) {
 
 // Pending is a record queued by AppendAsync.
 type Pending struct {
+	l *Log
 	b *batch
 	i int
 }
@@ -136,7 +137,7 @@ func (l *Log) AppendAsync(rec Record) (Pending, error) {
 		default:
 		}
 	}
-	return Pending{b: b, i: i}, nil
+	return Pending{l: l, b: b, i: i}, nil
 }
 
 // Done is closed when the record has been written or has failed.
@@ -149,7 +150,7 @@ func (p Pending) Wait(ctx context.Context) (Receipt, error) {
 	select {
 	case <-p.b.done:
 	case <-ctx.Done():
-		return Receipt{}, fmt.Errorf("audit: append: %w: %w", ErrUnavailable, ctx.Err())
+		return Receipt{ID: p.b.ids[p.i]}, p.l.appendError(fmt.Errorf("gave up waiting: %w", ctx.Err()))
 	}
 	if p.b.err != nil {
 		return Receipt{ID: p.b.ids[p.i]}, p.b.err

@@ -156,6 +156,10 @@ type ScanOptions struct {
 	// Partial accepts a chain that does not start at record 1 (earlier
 	// files archived); by default the first record must be record 1.
 	Partial bool
+	// OnTornTail, if set, is called instead of failing when the last line
+	// of the last file has no newline yet: a live log being written, or
+	// a crash the broker sets aside at its next start.
+	OnTornTail func(file string, line int)
 }
 
 // Scan reads files in order and calls fn for every record, checking each
@@ -164,8 +168,12 @@ type ScanOptions struct {
 // fn's error.
 func Scan(files []string, opts ScanOptions, fn func(*Entry) error) error {
 	c := chain{partial: opts.Partial}
-	for _, path := range files {
-		if err := c.scanFile(path, fn); err != nil {
+	for i, path := range files {
+		var torn func(string, int)
+		if i == len(files)-1 {
+			torn = opts.OnTornTail
+		}
+		if err := c.scanFile(path, torn, fn); err != nil {
 			return err
 		}
 	}
@@ -173,7 +181,7 @@ func Scan(files []string, opts ScanOptions, fn func(*Entry) error) error {
 }
 
 // scanFile reads one file of the chain.
-func (c *chain) scanFile(path string, fn func(*Entry) error) error {
+func (c *chain) scanFile(path string, torn func(string, int), fn func(*Entry) error) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return &ChainError{File: path, Reason: err.Error(), Err: err}
@@ -190,6 +198,10 @@ func (c *chain) scanFile(path string, fn func(*Entry) error) error {
 		e.LineNo++
 		if err != nil {
 			return &ChainError{File: path, Line: e.LineNo, Reason: err.Error(), Err: err}
+		}
+		if !complete && torn != nil {
+			torn(path, e.LineNo)
+			return nil
 		}
 		if !complete {
 			return &ChainError{File: path, Line: e.LineNo, Reason: "torn last line (no newline): the writer stopped mid-record"}

@@ -96,6 +96,12 @@ func scanLines(r io.Reader, path string, headSeq uint64) (segmentScan, error) {
 func (l *Log) recover() error {
 	w := &l.w
 	w.hash, w.lastCheckpoint = GenesisHash, l.opts.Now()
+	// Temporary files of a CHECKPOINT update a crash interrupted.
+	if tmps, _ := filepath.Glob(filepath.Join(l.opts.Dir, ".CHECKPOINT-*")); len(tmps) > 0 {
+		for _, p := range tmps {
+			_ = os.Remove(p)
+		}
+	}
 	head, err := l.openHead()
 	if err != nil {
 		return err
@@ -111,29 +117,9 @@ func (l *Log) recover() error {
 		return nil // the first write creates the first segment
 	}
 	last := segs[len(segs)-1]
-	st, err := scanSegment(last.Path, headSeq(head))
+	st, headHash, err := l.chainEnd(segs, headSeq(head))
 	if err != nil {
 		return err
-	}
-	headHash := st.headHash
-	switch {
-	case st.records > 0:
-		if st.firstSeq != last.FirstSeq {
-			return fmt.Errorf("audit: open: %s starts at seq %d, not %d as its name says", last.Path, st.firstSeq, last.FirstSeq)
-		}
-		w.seq, w.hash = st.seq, st.hash
-	case len(segs) > 1:
-		prev, err := scanSegment(segs[len(segs)-2].Path, headSeq(head))
-		if err != nil {
-			return err
-		}
-		if prev.badLine != 0 {
-			return fmt.Errorf("audit: open: %s:%d: %s", segs[len(segs)-2].Path, prev.badLine, prev.badReason)
-		}
-		w.seq, w.hash, headHash = prev.seq, prev.hash, prev.headHash
-	}
-	if st.records == 0 && last.FirstSeq != w.seq+1 {
-		return fmt.Errorf("audit: open: %s should start at seq %d", last.Path, w.seq+1)
 	}
 	if err := l.checkHead(head, headHash); err != nil {
 		return err
@@ -150,6 +136,39 @@ func (l *Log) recover() error {
 	created, _ := time.Parse(segmentTimeLayout, segmentRE.FindStringSubmatch(last.Name)[2])
 	w.f, w.name, w.size, w.created = f, last.Name, st.good, created
 	return nil
+}
+
+// chainEnd scans the last segment (and the one before when the last holds
+// no record yet) and sets the writer's chain state to the last good
+// record. It returns the last segment's scan and the hash seen at headSeq.
+func (l *Log) chainEnd(segs []Segment, headSeq uint64) (segmentScan, string, error) {
+	w := &l.w
+	last := segs[len(segs)-1]
+	st, err := scanSegment(last.Path, headSeq)
+	if err != nil {
+		return st, "", err
+	}
+	headHash := st.headHash
+	switch {
+	case st.records > 0:
+		if st.firstSeq != last.FirstSeq {
+			return st, "", fmt.Errorf("audit: open: %s starts at seq %d, not %d as its name says", last.Path, st.firstSeq, last.FirstSeq)
+		}
+		w.seq, w.hash = st.seq, st.hash
+	case len(segs) > 1:
+		prev, err := scanSegment(segs[len(segs)-2].Path, headSeq)
+		if err != nil {
+			return st, "", err
+		}
+		if prev.badLine != 0 {
+			return st, "", fmt.Errorf("audit: open: %s:%d: %s", segs[len(segs)-2].Path, prev.badLine, prev.badReason)
+		}
+		w.seq, w.hash, headHash = prev.seq, prev.hash, prev.headHash
+	}
+	if st.records == 0 && last.FirstSeq != w.seq+1 {
+		return st, "", fmt.Errorf("audit: open: %s should start at seq %d", last.Path, w.seq+1)
+	}
+	return st, headHash, nil
 }
 
 // openHead reads the CHECKPOINT file, if any, and checks its signature

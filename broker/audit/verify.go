@@ -64,7 +64,10 @@ func Verify(files []string, opts VerifyOptions) (VerifyResult, error) {
 		head = &h
 	}
 	headSeen := false
-	err := Scan(files, ScanOptions{Partial: opts.Partial}, func(e *Entry) error {
+	onTorn := func(file string, line int) {
+		res.Notes = append(res.Notes, fmt.Sprintf("%s:%d: last line incomplete: being written, or cut by a crash (the broker sets it aside when it starts)", file, line))
+	}
+	err := Scan(files, ScanOptions{Partial: opts.Partial, OnTornTail: onTorn}, func(e *Entry) error {
 		r := &e.Record
 		if res.Records == 0 {
 			res.FirstSeq = r.Seq

@@ -130,7 +130,15 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			l[len(l)-1] = l[len(l)-1][:40]
 			return l
 		})
-		expectBreak(t, dir, keyed, base(last), nLines(golden, last), "torn last line")
+		expectBreak(t, dir, keyed, HeadFile, 1, "truncated or the newest file removed")
+	})
+	t.Run("torn line in an older file", func(t *testing.T) {
+		dir := copyDir(t, golden)
+		rewrite(t, filepath.Join(dir, base(mid)), func(l [][]byte) [][]byte {
+			l[len(l)-1] = l[len(l)-1][:40]
+			return l
+		})
+		expectBreak(t, dir, keyed, base(mid), nLines(golden, mid), "torn last line")
 	})
 	t.Run("removed middle file", func(t *testing.T) {
 		dir := copyDir(t, golden)

@@ -79,7 +79,7 @@ zapgate audit verify).`,
 				return err
 			}
 			x := audit.NewExporter(w, fmtv, auditProductVersion())
-			err = audit.Scan(files, audit.ScanOptions{Partial: true}, func(e *audit.Entry) error {
+			err = audit.Scan(files, audit.ScanOptions{Partial: true, OnTornTail: func(string, int) {}}, func(e *audit.Entry) error {
 				if !flt.Match(&e.Record) {
 					return nil
 				}
@@ -194,7 +194,7 @@ func (p *tailPrinter) print(e *audit.Entry) error {
 func tailLast(files []string, flt *audit.Filter, n int, p *tailPrinter) (uint64, error) {
 	ring := make([]audit.Entry, 0, max(n, 0))
 	var last uint64
-	err := audit.Scan(files, audit.ScanOptions{Partial: true}, func(e *audit.Entry) error {
+	err := audit.Scan(files, audit.ScanOptions{Partial: true, OnTornTail: func(string, int) {}}, func(e *audit.Entry) error {
 		last = e.Record.Seq
 		if n <= 0 || !flt.Match(&e.Record) {
 			return nil
