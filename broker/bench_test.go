@@ -75,7 +75,7 @@ func BenchmarkRelayRatio(b *testing.B) {
 
 func benchRelayRatio(b *testing.B, clients, workers int) {
 	zctx, nodeCtx := mustContext(b), mustContext(b)
-	keys := &keyTable{keys: map[[32]byte]string{}}
+	keys := newKeyTable()
 	zs, err := zap.NewServer(zctx, zap.AuthenticatorFunc(keys.authenticate),
 		zap.Config{Properties: []string{propKey, "X-Zapgate-Roles"}, Logger: slog.New(slog.DiscardHandler)})
 	must(b, err)

@@ -1,4 +1,21 @@
-// Package broker will hold zapgate's Majordomo relay: it checks every message
-// against the sender's current identity and roles before relaying it. Its
-// sub-packages hold the authenticator that answers ZAP requests (authn).
+// Package broker is zapgate's authorizing Majordomo relay: one CURVE
+// ROUTER socket that speaks MDP 0.2 to clients (MDPC01) and workers
+// (MDPW01), answers MMI lookups and carries job-status events, and checks
+// every message against the sender's current identity and roles before it
+// relays it. The wire protocol, refusals included, is in docs/protocol.md.
+//
+// The broker knows nothing of keys, directories, policies or audit logs:
+// it asks an Authorizer about each message (keyed by the connection's
+// ZAP-set User-Id and X-Zapgate-Key, never by a routing id or a property a
+// peer could set) and a Recorder to write each decision durably, and
+// refuses when either fails. broker/authn adapts the real chain to both.
+//
+// Start order (security invariant 1): create the zmq context, start the
+// zap.Server, then New (which checks a ZAP handler is bound), then Run.
+// Stop in reverse: Close (or cancel Run's context), the zap.Server, then
+// terminate the context.
+//
+// Sub-packages: mdp is the MDP codec and the extension's frames; client is
+// the Go library for nodes; authn is the ZAP authenticator and the
+// adapters; audit is the audit log.
 package broker

@@ -25,7 +25,8 @@ func (b *Broker) publish(p *peerState, m *mdp.Message) {
 		return
 	}
 	if mdp.Reserved(topic) {
-		b.malformedRequest(p, m.Service, fmt.Sprintf("topic %q is reserved", topic))
+		b.refuse(p, m.Service, mdp.Refusal{Code: mdp.CodeMalformed, Reason: mdp.ReasonReservedService,
+			Detail: fmt.Sprintf("topic %q is reserved", topic)})
 		return
 	}
 	payload := m.Body[1:]

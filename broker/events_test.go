@@ -54,16 +54,32 @@ func TestEventsAuthorizationAndFanOut(t *testing.T) {
 		t.Fatalf("refusal %+v", r)
 	}
 	pub.request(mdp.ServicePublish, "zapgate.event", "x")
-	if r := pub.refusal(mdp.ServicePublish); r.Code != 400 {
+	if r := pub.refusal(mdp.ServicePublish); r.Code != 400 || r.Reason != mdp.ReasonReservedService {
 		t.Fatalf("reserved topic: %+v", r)
 	}
 	if _, err := none.recv(100 * time.Millisecond); !errors.Is(err, errTimeout) {
 		t.Fatal("an unauthorized node got an event")
 	}
+	for _, action := range []string{ActionPublish, ActionSubscribe} {
+		ok := e.rec.find(func(ev Event) bool { return ev.Action == action && ev.Outcome == OutcomeSuccess })
+		bad := e.rec.find(func(ev Event) bool { return ev.Action == action && ev.Outcome == OutcomeFailure })
+		if len(ok) == 0 || len(bad) == 0 {
+			t.Errorf("%s: %d successes, %d failures recorded", action, len(ok), len(bad))
+		}
+	}
+}
 
-	// Unsubscribed: no more events.
-	s2.request(mdp.ServiceUnsubscribe, "job.status.*")
-	if got := s2.reply(mdp.ServiceUnsubscribe); !slices.Equal(got, []string{mdp.OKFrame, "job.status.*"}) {
+func TestUnsubscribe(t *testing.T) {
+	e := newEnv(t, testConfig())
+	e.authz.grant("PROXY01$", "publish job.status.*")
+	e.authz.grant("BACKUP01$", "subscribe job.**")
+	pub, s1, s2 := e.dial("PROXY01$"), e.dial("BACKUP01$"), e.dial("BACKUP01$")
+	for _, s := range []*node{s1, s2} {
+		s.request(mdp.ServiceSubscribe, "job.**")
+		s.reply(mdp.ServiceSubscribe)
+	}
+	s2.request(mdp.ServiceUnsubscribe, "job.**")
+	if got := s2.reply(mdp.ServiceUnsubscribe); !slices.Equal(got, []string{mdp.OKFrame, "job.**"}) {
 		t.Fatalf("unsubscribe ack %q", got)
 	}
 	pub.request(mdp.ServicePublish, "job.status.p1", "done")
@@ -72,12 +88,14 @@ func TestEventsAuthorizationAndFanOut(t *testing.T) {
 	if _, err := s2.recv(100 * time.Millisecond); !errors.Is(err, errTimeout) {
 		t.Fatal("event after unsubscribe")
 	}
-	for _, action := range []string{ActionPublish, ActionSubscribe} {
-		ok := e.rec.find(func(ev Event) bool { return ev.Action == action && ev.Outcome == OutcomeSuccess })
-		bad := e.rec.find(func(ev Event) bool { return ev.Action == action && ev.Outcome == OutcomeFailure })
-		if len(ok) == 0 || len(bad) == 0 {
-			t.Errorf("%s: %d successes, %d failures recorded", action, len(ok), len(bad))
-		}
+	// Subscribing twice to a pattern is one subscription: one event.
+	s1.request(mdp.ServiceSubscribe, "job.**")
+	s1.reply(mdp.ServiceSubscribe)
+	pub.request(mdp.ServicePublish, "job.status.p1", "again")
+	pub.reply(mdp.ServicePublish)
+	s1.reply(mdp.ServiceEvent)
+	if _, err := s1.recv(100 * time.Millisecond); !errors.Is(err, errTimeout) {
+		t.Fatal("duplicate event")
 	}
 }
 

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"regexp"
 	"slices"
 	"strings"
@@ -322,4 +323,56 @@ func TestRoutingIDReuseIsNotIdentity(t *testing.T) {
 	if !strings.Contains(e.logs.String(), "routing id reused by another identity") {
 		t.Fatal("reuse not detected")
 	}
+}
+
+// Garbage from an authenticated peer is refused or dropped; the broker
+// keeps serving (security invariant 8).
+func TestGarbageDoesNotStopTheBroker(t *testing.T) {
+	e := newEnv(t, testConfig())
+	e.authz.grant("BACKUP01$", "request proxy mmi.service")
+	rng := rand.New(rand.NewPCG(1, 2))
+	heads := []string{"", mdp.ClientHeader, mdp.WorkerHeader, "MDPC0"}
+	fuzz := e.dial("FUZZ$")
+	for range 500 {
+		frames := [][]byte{{}, []byte(heads[rng.IntN(len(heads))])}
+		for range rng.IntN(6) {
+			f := make([]byte, rng.IntN(12))
+			for i := range f {
+				f[i] = byte(rng.IntN(8)) // small bytes hit the MDPW01 commands
+			}
+			frames = append(frames, f)
+		}
+		if rng.IntN(10) == 0 {
+			frames = frames[1:]
+		}
+		fuzz.send(frames...)
+	}
+	ok := e.dial("BACKUP01$")
+	ok.request(mdp.ServiceMMI, "proxy")
+	if got := ok.reply(mdp.ServiceMMI); len(got) != 1 || got[0] != "404" {
+		t.Fatalf("after garbage: %q", got)
+	}
+	if s := e.broker.Stats(); s.Malformed == 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+func TestCloseBeforeRun(t *testing.T) {
+	zctx, err := zmq.NewContext()
+	must(t, err)
+	zs, err := zap.NewServer(zctx, zap.AuthenticatorFunc(newKeyTable().authenticate), zap.Config{})
+	must(t, err)
+	must(t, zs.Start())
+	_, sec, _ := certs.GenerateKeypair()
+	cfg := testConfig()
+	cfg.ServerSecret = sec
+	b, err := New(zctx, cfg, newTableAuthz(), &memRecorder{}, nil)
+	must(t, err)
+	must(t, b.Close())
+	must(t, b.Close())
+	if err := b.Run(context.Background()); err == nil {
+		t.Fatal("Run after Close succeeded")
+	}
+	zs.Close()
+	must(t, zctx.Term())
 }

@@ -98,7 +98,7 @@ func TestAuditCLIVerify(t *testing.T) {
 	}
 	out, err = run(t, "audit", "verify", "--key", pub, dir)
 	var ee *exec.ExitError
-	if !errorsAs(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(out, segs[1].Name+":3: records") {
+	if !errorsAs(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(out, segs[1].Name+":3: record") {
 		t.Fatalf("tampered log: err %v\n%s", err, out)
 	}
 }

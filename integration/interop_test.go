@@ -121,7 +121,20 @@ func startBroker(t *testing.T, chain authn.Chain, serverSecret string) *broker {
 }
 
 func (b *broker) close() {
-	for _, s := range []*zmq.Socket{b.monitor, b.router} {
+	// Stop the monitor and drain it before closing anything: libzmq sends
+	// monitor events with a blocking send from its I/O thread, so closing
+	// the reading end first can freeze the context.
+	if b.router != nil && b.monitor != nil {
+		b.router.Monitor("", 0)
+		b.monitor.SetRcvtimeo(2 * time.Second)
+		for {
+			ev, _, _, err := b.monitor.RecvEvent(0)
+			if err != nil || ev == zmq.EVENT_MONITOR_STOPPED {
+				break
+			}
+		}
+	}
+	for _, s := range []*zmq.Socket{b.router, b.monitor} {
 		if s != nil {
 			s.Close()
 		}

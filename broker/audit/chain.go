@@ -46,9 +46,9 @@ func (c *chain) link(rec *Record) string {
 	}
 	switch {
 	case rec.Seq > c.seq+1 && first:
-		return fmt.Sprintf("records %d to %d are missing before this file (a file was removed?)", c.seq+1, rec.Seq-1)
+		return fmt.Sprintf("%s missing before this file (a file was removed?)", span(c.seq+1, rec.Seq-1))
 	case rec.Seq > c.seq+1:
-		return fmt.Sprintf("records %d to %d are missing (lines removed?)", c.seq+1, rec.Seq-1)
+		return fmt.Sprintf("%s missing (lines removed?)", span(c.seq+1, rec.Seq-1))
 	case rec.Seq <= c.seq:
 		return fmt.Sprintf("seq %d after seq %d: records repeated or reordered", rec.Seq, c.seq)
 	case rec.PrevHash != c.hash:
@@ -56,4 +56,12 @@ func (c *chain) link(rec *Record) string {
 	}
 	c.seq, c.hash = rec.Seq, rec.Hash
 	return ""
+}
+
+// span names the records from a to b.
+func span(a, b uint64) string {
+	if a == b {
+		return fmt.Sprintf("record %d is", a)
+	}
+	return fmt.Sprintf("records %d to %d are", a, b)
 }

@@ -27,8 +27,8 @@ const (
 // TestCrashChild is the writer process; it does nothing in a normal run.
 // It appends from 16 goroutines, printing "ACK seq hash" for every durable
 // record. In mode "torn" it writes batches in 97-byte pieces and, once 50
-// records are durable, prints TORN after the first piece of a batch and
-// hangs there, so the kill always leaves a torn line.
+// records and a checkpoint are durable, prints TORN after a piece of a
+// batch and hangs there, so the kill always leaves a torn line.
 func TestCrashChild(t *testing.T) {
 	dir := os.Getenv(crashDirEnv)
 	if dir == "" {
@@ -39,13 +39,14 @@ func TestCrashChild(t *testing.T) {
 	var acked sync.WaitGroup
 	var mu sync.Mutex
 	count := 0
+	var l *Log
 	if os.Getenv(crashModeEnv) == "torn" {
 		opts.writeChunk = 97
 		opts.afterChunk = func() {
 			mu.Lock()
 			n := count
 			mu.Unlock()
-			if n >= 50 {
+			if n >= 50 && l.Stats().Checkpoints > 0 {
 				fmt.Println("TORN")
 				select {}
 			}

@@ -210,6 +210,9 @@ func (fl *Follower) link(rec *Record) string {
 // (checked again after listing, since the writer finishes a file before
 // it creates the next).
 func (fl *Follower) advance() (bool, error) {
+	if fi, err := fl.f.Stat(); err == nil && fi.Size() < fl.off {
+		return false, &ChainError{File: fl.seg.Path, Line: fl.lineNo, Reason: "the file shrank below records already read"}
+	}
 	segs, err := Segments(fl.dir)
 	if err != nil {
 		return false, err

@@ -63,7 +63,7 @@ func prepare(rec Record, now time.Time) (Record, error) {
 		rec.Time = now
 	}
 	rec.Time = canonicalTime(rec.Time)
-	rec.SourceIP = rec.SourceIP.WithZone("")
+	rec.SourceIP = rec.SourceIP.Unmap().WithZone("")
 	sanitize(&rec)
 	rec.Checkpoint, rec.Seq, rec.PrevHash, rec.Hash = nil, 0, "", ""
 	return rec, nil

@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"path/filepath"
+	"time"
 )
 
 // VerifyOptions tunes Verify.
@@ -37,6 +38,10 @@ type VerifyResult struct {
 	LastCheckpoint uint64
 	// HeadSeq is the seq of the CHECKPOINT file's record (0: not checked).
 	HeadSeq uint64
+	// HeadTime is when that checkpoint was written: a CHECKPOINT much
+	// older than the log's last activity may have been put back by
+	// someone who truncated the log (compare with the forwarded copies).
+	HeadTime time.Time
 	// Notes are observations that do not fail verification.
 	Notes []string
 }
@@ -93,6 +98,10 @@ func Verify(files []string, opts VerifyOptions) (VerifyResult, error) {
 	if err != nil {
 		return res, err
 	}
+	if opts.Key != nil && res.Checkpoints == 0 {
+		return res, &ChainError{File: files[len(files)-1], Reason: "no signed checkpoint in the log: with a checkpoint key the broker " +
+			"writes one every checkpoint_interval and at shutdown, so the log was truncated before its first one, or written without a key"}
+	}
 	return res, res.finish(head, headSeen, opts)
 }
 
@@ -106,7 +115,7 @@ func (res *VerifyResult) finish(head *Record, headSeen bool, opts VerifyOptions)
 	case head != nil && !headSeen:
 		res.Notes = append(res.Notes, fmt.Sprintf("the CHECKPOINT record %d is older than the first record read; it was not checked", head.Seq))
 	case head != nil:
-		res.HeadSeq = head.Seq
+		res.HeadSeq, res.HeadTime = head.Seq, head.Time
 	case opts.Dir != "" && res.Checkpoints > 0:
 		return &ChainError{File: filepath.Join(opts.Dir, HeadFile), Reason: fmt.Sprintf(
 			"missing: the log has %d checkpoints but no %s file; it was deleted, and the newest records may be too", res.Checkpoints, HeadFile)}

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,6 +93,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 	base := func(i int) string { return filepath.Base(files[i]) }
 	nLines := func(dir string, i int) int { return len(readLines(t, filepath.Join(dir, base(i)))) - 1 }
 	keyed := VerifyOptions{Key: testPub}
+	firstSeq := func(name string) uint64 { s, _ := parseSegmentName(name); return s }
 	mid := len(files) / 2
 	t.Run("intact", func(t *testing.T) { mustVerify(t, golden) })
 	t.Run("flipped byte in a value", func(t *testing.T) {
@@ -105,7 +107,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 	t.Run("removed line", func(t *testing.T) {
 		dir := copyDir(t, golden)
 		rewrite(t, filepath.Join(dir, base(mid)), func(l [][]byte) [][]byte { return append(l[:3], l[4:]...) })
-		expectBreak(t, dir, keyed, base(mid), 4, "missing (lines removed?)")
+		expectBreak(t, dir, keyed, base(mid), 4, "record "+fmt.Sprint(firstSeq(base(mid))+3)+" is missing (lines removed?)")
 	})
 	t.Run("removed first line of a file", func(t *testing.T) {
 		dir := copyDir(t, golden)

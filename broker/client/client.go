@@ -70,10 +70,10 @@ func (c *Client) Close() error {
 // returns ctx.Err() and the late reply is discarded.
 func (c *Client) Request(ctx context.Context, service, command string, payload ...[]byte) ([][]byte, error) {
 	if err := mdp.CheckName(service); err != nil {
-		return nil, fmt.Errorf("client: service %q %s", service, err)
+		return nil, fmt.Errorf("client: service %q: %w", service, err)
 	}
 	if err := mdp.CheckName(command); err != nil {
-		return nil, fmt.Errorf("client: command %q %s", command, err)
+		return nil, fmt.Errorf("client: command %q: %w", command, err)
 	}
 	body := append([][]byte{[]byte(command)}, payload...)
 	return c.call(ctx, service, body)
@@ -83,7 +83,7 @@ func (c *Client) Request(ctx context.Context, service, command string, payload .
 // authorized it and handed it to the subscribers' queues.
 func (c *Client) Publish(ctx context.Context, topic string, payload ...[]byte) error {
 	if err := mdp.CheckName(topic); err != nil {
-		return fmt.Errorf("client: topic %q %s", topic, err)
+		return fmt.Errorf("client: topic %q: %w", topic, err)
 	}
 	_, err := c.call(ctx, mdp.ServicePublish, append([][]byte{[]byte(topic)}, payload...))
 	return err
@@ -96,7 +96,7 @@ func (c *Client) Publish(ctx context.Context, topic string, payload ...[]byte) e
 // reconnection the library subscribes again; the next Event has Gap set.
 func (c *Client) Subscribe(ctx context.Context, pattern string) (<-chan Event, error) {
 	if err := mdp.CheckPattern(pattern); err != nil {
-		return nil, fmt.Errorf("client: pattern %q %s", pattern, err)
+		return nil, fmt.Errorf("client: pattern %q: %w", pattern, err)
 	}
 	o := &op{kind: opSubscribe, service: mdp.ServiceSubscribe, body: [][]byte{[]byte(pattern)},
 		resp: make(chan result, 1), sub: &subscription{pattern: pattern, ch: make(chan Event, c.cfg.EventBuffer)}}

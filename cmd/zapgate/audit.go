@@ -3,8 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/zapgate/zapgate/broker/audit"
@@ -37,7 +39,7 @@ func auditPaths(g *globals, args []string) (files []string, head, dir string, er
 	if err != nil {
 		return nil, "", "", err
 	}
-	if len(args) == 1 && len(files) > 0 && !strings.HasSuffix(args[0], ".jsonl") {
+	if fi, err := os.Stat(args[0]); err == nil && fi.IsDir() && len(args) == 1 {
 		dir = args[0]
 	}
 	if len(files) == 0 {
@@ -48,7 +50,7 @@ func auditPaths(g *globals, args []string) (files []string, head, dir string, er
 
 func newAuditVerifyCmd(g *globals) *cobra.Command {
 	var keyPath string
-	var partial bool
+	var partial, noSigs bool
 	c := &cobra.Command{
 		Use:   "verify [FILES|DIR]...",
 		Short: "Check the audit hash chain and checkpoints",
@@ -59,8 +61,10 @@ directory, that the log still holds the record in its CHECKPOINT file, so a
 truncated tail or a removed newest file is detected. It prints the first bad
 record as FILE:LINE with the reason and exits 1 on any break.
 
-A log whose first files were archived elsewhere starts after record 1;
---partial accepts that.`,
+Without a public key the signatures cannot be checked, and an attacker who
+can write the files could rewrite the whole chain; verify then fails unless
+--no-signatures accepts the chain alone. A log whose first files were
+archived elsewhere starts after record 1; --partial accepts that.`,
 		Example: `  $ zapgate audit verify --key /etc/zapgate/audit-checkpoint.pub /var/lib/zapgate/audit
   ok: 48211 records (seq 1-48211) in 2 files; 805 checkpoints, signatures verified; CHECKPOINT record 48211 present`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -77,11 +81,16 @@ A log whose first files were archived elsewhere starts after record 1;
 				return err
 			}
 			printVerify(cmd.OutOrStdout(), &res)
+			if !res.SignaturesChecked && res.Checkpoints > 0 && !noSigs {
+				return fmt.Errorf("audit verify: the chain is intact but its %d checkpoint signatures were not checked: "+
+					"give --key (or set audit.checkpoint_public_key), or --no-signatures to accept the chain alone", res.Checkpoints)
+			}
 			return nil
 		},
 	}
 	c.Flags().StringVar(&keyPath, "key", "", "checkpoint public key file (default: audit.checkpoint_public_key)")
 	c.Flags().BoolVar(&partial, "partial", false, "accept a log whose chain starts after record 1 (earlier files archived)")
+	c.Flags().BoolVar(&noSigs, "no-signatures", false, "accept a log whose checkpoint signatures cannot be checked (no public key)")
 	return c
 }
 
@@ -113,14 +122,23 @@ func printVerify(w io.Writer, r *audit.VerifyResult) {
 	if !r.SignaturesChecked {
 		sigs = "signatures NOT checked"
 	}
-	fmt.Fprintf(w, "ok: %d records (seq %d-%d) in %d files; %d checkpoints, %s", r.Records, r.FirstSeq, r.LastSeq, r.Files, r.Checkpoints, sigs)
+	fmt.Fprintf(w, "ok: %s (seq %d-%d) in %s; %s, %s", plural(r.Records, "record"), r.FirstSeq, r.LastSeq,
+		plural(uint64(r.Files), "file"), plural(uint64(r.Checkpoints), "checkpoint"), sigs)
 	if r.HeadSeq > 0 {
-		fmt.Fprintf(w, "; CHECKPOINT record %d present", r.HeadSeq)
+		fmt.Fprintf(w, "; CHECKPOINT record %d present (signed %s)", r.HeadSeq, r.HeadTime.UTC().Format(time.RFC3339))
 	}
 	fmt.Fprintln(w)
 	for _, n := range r.Notes {
 		fmt.Fprintln(w, "note:", n)
 	}
+}
+
+// plural formats a count and a noun.
+func plural(n uint64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func newAuditKeygenCmd() *cobra.Command {

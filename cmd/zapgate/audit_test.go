@@ -70,8 +70,12 @@ func TestAuditVerifyCommand(t *testing.T) {
 		t.Fatalf("verify: %v\n%s", err, out)
 	}
 	out, err = runCLI(t, "audit", "verify", dir)
-	if err != nil || !strings.Contains(out, "signatures NOT checked") || !strings.Contains(out, "note:") {
+	if err == nil || !strings.Contains(err.Error(), "--no-signatures") || !strings.Contains(out, "signatures NOT checked") {
 		t.Fatalf("verify without a key: %v\n%s", err, out)
+	}
+	out, err = runCLI(t, "audit", "verify", "--no-signatures", dir)
+	if err != nil || !strings.Contains(out, "note:") {
+		t.Fatalf("verify --no-signatures: %v\n%s", err, out)
 	}
 	segs, _ := audit.Segments(dir)
 	if err := os.Remove(segs[len(segs)-1].Path); err != nil {

@@ -43,7 +43,7 @@ type Options struct {
 	DialTimeout time.Duration
 	// WriteTimeout bounds one write to the receiver (default 30s).
 	WriteTimeout time.Duration
-	// Logger receives problems, with component=audit.syslog.
+	// Logger receives problems, with component=audit and forwarder=syslog.
 	Logger *slog.Logger
 }
 
@@ -107,7 +107,7 @@ func New(opts Options) (*Forwarder, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	f := &Forwarder{opts: opts, log: opts.Logger.With("component", "audit.syslog", "receiver", opts.Address)}
+	f := &Forwarder{opts: opts, log: opts.Logger.With("component", "audit", "forwarder", "syslog", "receiver", opts.Address)}
 	c, err := ReadCursor(opts.CursorFile)
 	if err != nil {
 		f.log.Error("cannot read the syslog cursor; forwarding from the oldest record", "err", err)
