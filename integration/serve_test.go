@@ -162,3 +162,20 @@ func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func TestPolicyExplainByKey(t *testing.T) {
+	e := newServeEnv(t)
+	mustRun(t, "keygen", "proxy01", "--dir", e.dir)
+	mustRun(t, "keys", "add", filepath.Join(e.dir, "proxy01.key"), "--principal", "PROXY01$", "--registry", filepath.Join(e.dir, "keys"))
+	out := mustRun(t, "policy", "explain", filepath.Join(e.dir, "policy.yaml"), "--config", e.config,
+		"--key", "PROXY01$", "--action", "serve", "--service", "proxy")
+	for _, want := range []string{`is bound to "PROXY01$"`, "decision: ALLOW", "role:proxy:serve#1", `group "okta:backup-proxies"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("explain --key output lacks %q:\n%s", want, out)
+		}
+	}
+	if out, err := run(t, "policy", "explain", filepath.Join(e.dir, "policy.yaml"), "--config", e.config,
+		"--key", "NOBODY$", "--action", "serve", "--service", "proxy"); err == nil {
+		t.Errorf("explain --key of an unknown key succeeded:\n%s", out)
+	}
+}

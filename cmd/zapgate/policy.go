@@ -29,7 +29,7 @@ the serving version, then sign it.`,
   zapgate policy diff /etc/zapgate/policy.yaml policy.yaml
   zapgate policy sign --key secteam.secret policy.yaml`,
 	}
-	c.AddCommand(newPolicyCheckCmd(), newPolicyTestCmd(), newPolicyExplainCmd(), newPolicyDiffCmd(),
+	c.AddCommand(newPolicyCheckCmd(), newPolicyTestCmd(), newPolicyExplainCmd(g), newPolicyDiffCmd(),
 		newPolicySignCmd(), newPolicyVerifyCmd(g), newPolicyKeygenCmd())
 	return c
 }
@@ -145,8 +145,8 @@ every reload and refuses a policy whose tests fail.`,
 	}
 }
 
-func newPolicyExplainCmd() *cobra.Command {
-	var principal, kind, service, command, topic, source string
+func newPolicyExplainCmd(g *globals) *cobra.Command {
+	var principal, kind, service, command, topic, source, key string
 	var groups []string
 	c := &cobra.Command{
 		Use:   "explain FILE --action KIND [flags]",
@@ -159,7 +159,12 @@ allow it; and what decided: a deny rule (deny always wins), the first grant,
 or the default deny. Groups the policy does not name are listed as ignored.
 
 --action is connect (with --source), serve (--service), request (--service
-and --command), publish or subscribe (--topic).`,
+and --command), publish or subscribe (--topic).
+
+--key SELECTOR (a principal, Z85 key, fingerprint or file name in the key
+registry) takes the identity from the running configuration instead: the
+key's binding in keys.registry gives the principal, and the configured
+directory gives its groups and whether it is enabled.`,
 		Example: `  $ zapgate policy explain examples/policy.yaml --principal 'PROXY01$' \
       --group okta:backup-proxies --action request --service repository --command task.start
   decision: DENY
@@ -192,6 +197,11 @@ and --command), publish or subscribe (--topic).`,
 					return fmt.Errorf("--source: %w", err)
 				}
 			}
+			if key != "" {
+				if principal, groups, err = identityOfKey(cmd, g, key); err != nil {
+					return err
+				}
+			}
 			s := policy.Subject{Principal: principal, Groups: groups}
 			return p.Explain(s, a).WriteText(cmd.OutOrStdout())
 		},
@@ -204,6 +214,9 @@ and --command), publish or subscribe (--topic).`,
 	f.StringVar(&command, "command", "", "command (request), e.g. task.start")
 	f.StringVar(&topic, "topic", "", "topic (publish, subscribe), e.g. job.status.PROXY01")
 	f.StringVar(&source, "source", "", "source IP address (connect)")
+	f.StringVar(&key, "key", "", "take the identity from the key registry and directory of --config (principal, key, fingerprint or file name)")
+	c.MarkFlagsMutuallyExclusive("key", "principal")
+	c.MarkFlagsMutuallyExclusive("key", "group")
 	_ = c.MarkFlagRequired("action")
 	return c
 }

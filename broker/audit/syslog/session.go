@@ -49,6 +49,9 @@ func (f *Forwarder) session(ctx context.Context, c *conn) (progress bool, err er
 				progress = true
 				f.progressed()
 			}
+			if s.broken != nil && len(s.fly) == 0 {
+				return progress, s.broken
+			}
 		case it := <-items:
 			if err := s.burst(it, items); err != nil {
 				return progress, err
@@ -65,15 +68,18 @@ type sender struct {
 	started bool
 	fly     []inflight
 	buf     []byte
+	broken  error // the log could not be read further; set once
 }
 
 // burst sends it and whatever else is ready (up to maxBurst), then
-// flushes once.
+// flushes once. A read error from the log stops the burst; what was sent
+// before it is still confirmed before the session ends (see session).
 func (s *sender) burst(it item, items <-chan item) error {
 	for n := 1; ; n++ {
 		if it.err != nil {
-			s.f.log.Error("audit log unreadable; forwarding stops at the cursor", "cursor", s.start.Seq, "err", it.err)
-			return it.err
+			s.f.log.Error("audit log unreadable; forwarding stops there", "after", s.lastSent(), "err", it.err)
+			s.broken = it.err
+			break
 		}
 		r := &it.e.Record
 		if !s.started && s.start.Seq > 0 && r.Seq > s.start.Seq+1 {
@@ -99,6 +105,15 @@ func (s *sender) burst(it item, items <-chan item) error {
 		s.fly[i].end = end
 	}
 	return nil
+}
+
+// lastSent is the seq of the last record sent on this connection, or the
+// cursor's.
+func (s *sender) lastSent() uint64 {
+	if len(s.fly) > 0 {
+		return s.fly[len(s.fly)-1].seq
+	}
+	return s.start.Seq
 }
 
 // follow reads records after the cursor in a goroutine until ctx ends.
