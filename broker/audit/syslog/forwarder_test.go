@@ -319,8 +319,11 @@ func TestForwardStopsAtTampering(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond)
 	stop()
-	if got := firstSeen(seqs(t, e.recv.Messages())); len(got) != 10 {
-		t.Errorf("forwarded %d records past a tampered one", len(got))
+	if got := seqs(t, e.recv.Messages()); len(got) != 10 {
+		t.Errorf("sent %d messages; want records 1-10 once each", len(got))
+	}
+	if c := f.Cursor(); c.Seq != 10 {
+		t.Errorf("cursor %d, want 10 (the last record before the break)", c.Seq)
 	}
 	if f.Stats().Errors == 0 || !strings.Contains(e.logs.String(), "hash mismatch") {
 		t.Errorf("tampering not reported: %+v\n%s", f.Stats(), e.logs)

@@ -34,6 +34,7 @@ func (f *Forwarder) session(ctx context.Context, c *conn) (progress bool, err er
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	s := &sender{f: f, c: c, start: f.Cursor()}
+	s.sent = s.start.Seq
 	items := f.follow(sctx, s.start)
 	tick := time.NewTicker(settleTick)
 	defer tick.Stop()
@@ -68,7 +69,8 @@ type sender struct {
 	started bool
 	fly     []inflight
 	buf     []byte
-	broken  error // the log could not be read further; set once
+	sent    uint64 // seq of the last record sent
+	broken  error  // the log could not be read further; set once
 }
 
 // burst sends it and whatever else is ready (up to maxBurst), then
@@ -77,7 +79,7 @@ type sender struct {
 func (s *sender) burst(it item, items <-chan item) error {
 	for n := 1; ; n++ {
 		if it.err != nil {
-			s.f.log.Error("audit log unreadable; forwarding stops there", "after", s.lastSent(), "err", it.err)
+			s.f.log.Error("audit log unreadable; forwarding stops there", "after", s.sent, "err", it.err)
 			s.broken = it.err
 			break
 		}
@@ -92,6 +94,7 @@ func (s *sender) burst(it item, items <-chan item) error {
 		}
 		s.f.sent.Add(1)
 		s.fly = append(s.fly, inflight{seq: r.Seq, hash: r.Hash, id: r.ID, end: -1})
+		s.sent = r.Seq
 		if n >= maxBurst || len(items) == 0 {
 			break
 		}
@@ -105,15 +108,6 @@ func (s *sender) burst(it item, items <-chan item) error {
 		s.fly[i].end = end
 	}
 	return nil
-}
-
-// lastSent is the seq of the last record sent on this connection, or the
-// cursor's.
-func (s *sender) lastSent() uint64 {
-	if len(s.fly) > 0 {
-		return s.fly[len(s.fly)-1].seq
-	}
-	return s.start.Seq
 }
 
 // follow reads records after the cursor in a goroutine until ctx ends.
