@@ -179,3 +179,29 @@ func TestPolicyExplainByKey(t *testing.T) {
 		t.Errorf("explain --key of an unknown key succeeded:\n%s", out)
 	}
 }
+
+// TestServeForwardsAuditToRsyslog runs `zapgate serve` with audit.syslog
+// pointing at a real rsyslogd over plain TCP: the records of the start
+// (policy load) reach the receiver while the broker runs.
+func TestServeForwardsAuditToRsyslog(t *testing.T) {
+	r := newRsyslog(t, nil)
+	e := newServeEnv(t)
+	f, err := os.OpenFile(e.config, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "  syslog:\n    address: %s\n    transport: tcp\n    hostname: broker1\n", r.addr())
+	f.Close()
+	cmd, out := e.start(t)
+	recs := r.waitRecords(t, 1, "serve forwarding")
+	if recs[0].Action != "policy.reload" {
+		t.Errorf("first forwarded record is %s, want policy.reload", recs[0].Action)
+	}
+	if _, body := e.get("/metrics"); !strings.Contains(body, "zapgate_syslog_connected 1") {
+		t.Errorf("metrics do not show the syslog connection:\n%s", body)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("serve: %v\n%s", err, out)
+	}
+}

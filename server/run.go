@@ -24,6 +24,7 @@ type Server struct {
 	cfg      *config.Config
 	log      *slog.Logger
 	audit    *audit.Log
+	syslog   *forwarder
 	keys     *certs.Registry
 	dir      idp.Directory
 	policy   *policy.Store
@@ -48,6 +49,12 @@ func Start(cfg *config.Config, log *slog.Logger) (s *Server, err error) {
 	}()
 	if s.audit, err = openAudit(cfg, log); err != nil {
 		return s, err
+	}
+	if s.syslog, err = openForwarder(cfg, s.audit, log); err != nil {
+		return s, err
+	}
+	if s.syslog != nil {
+		s.syslog.start(log)
 	}
 	if s.keys, err = openRegistry(cfg, log); err != nil {
 		return s, err
@@ -105,7 +112,9 @@ func (s *Server) startAdmin() error {
 	if s.cfg.Admin.Listen == "" {
 		return nil
 	}
-	s.admin = admin.New(newRegistry(s.zap, s.keys, s.policy, s.audit), s.log)
+	reg := newRegistry(s.zap, s.keys, s.policy, s.audit)
+	s.syslog.metrics(reg)
+	s.admin = admin.New(reg, s.log)
 	s.admin.AddCheck("zap", func() error {
 		select {
 		case <-s.zap.Done():
@@ -190,5 +199,6 @@ func (s *Server) stop() error {
 	if s.audit != nil {
 		errs = append(errs, s.audit.Close())
 	}
+	s.syslog.stop() // after the close checkpoint, which it may still forward
 	return errors.Join(errs...)
 }
