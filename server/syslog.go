@@ -74,7 +74,9 @@ func (f *forwarder) metrics(reg *prometheus.Registry) {
 	if f == nil {
 		return
 	}
-	st := func(get func(syslog.Stats) float64) func() float64 { return func() float64 { return get(f.fwd.Stats()) } }
+	st := func(get func(syslog.Stats) float64) func() float64 {
+		return func() float64 { return get(f.fwd.Stats()) }
+	}
 	register(reg, []metric{
 		{"syslog_forwarded_total", "Audit records the syslog receiver has acknowledged.", true, st(func(s syslog.Stats) float64 { return float64(s.Forwarded) })},
 		{"syslog_errors_total", "Syslog forwarding errors (connection, write).", true, st(func(s syslog.Stats) float64 { return float64(s.Errors) })},
