@@ -49,10 +49,10 @@ lint: ## gofmt, go vet, and staticcheck when it installs from the Go module prox
 	@if command -v staticcheck >/dev/null || $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2; then \
 	  staticcheck ./...; else echo "staticcheck unavailable; skipped"; fi
 
-demo: deps build ## Run the demo: the ZAP server accepts a registered key, refuses others and a revoked one.
+demo: deps build ## Run the demo: a backup control plane on 127.0.0.1 through the real broker, with refusals, a live revocation and the audit trail.
 	./bin/zapgate demo
 
-bench: ## Benchmarks: ZAP handshakes vs a bare handler (ratio), registry lookups.
+bench: ## Benchmarks with same-run baselines: ZAP handshakes, relay round trips, durable audit records, policy decisions.
 	@scripts/bench.sh $(BENCHTIME)
 
 clean: ## Remove build output.
