@@ -107,3 +107,37 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestParseLDAPDirectory(t *testing.T) {
+	doc := `directory:
+  type: ldap
+  ldap:
+    urls: [ldaps://dc1.corp.example.com]
+    bind_dn: CN=svc,DC=corp,DC=example,DC=com
+    bind_password_file: /etc/zapgate/ldap-password
+    base_dn: DC=corp,DC=example,DC=com
+    flavour: ad
+    group_mode: inchain
+  cache:
+    ttl: 2m
+`
+	cfg, err := Parse("z.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := cfg.Directory.LDAP
+	if len(l.URLs) != 1 || l.Flavour != "ad" || l.GroupMode != "inchain" || l.BindPasswordFile == "" || cfg.Directory.Cache.TTL != 2*time.Minute {
+		t.Errorf("ldap = %+v cache = %+v", l, cfg.Directory.Cache)
+	}
+	for name, bad := range map[string]string{
+		"inline password refused": "directory:\n  type: ldap\n  ldap:\n    urls: [ldaps://x]\n    base_dn: dc=x\n    bind_password: hunter2\n",
+		"bind dn without secret":  "directory:\n  type: ldap\n  ldap:\n    urls: [ldaps://x]\n    base_dn: dc=x\n    bind_dn: cn=svc,dc=x\n",
+		"plain ldap refused":      "directory:\n  type: ldap\n  ldap:\n    urls: [ldap://x]\n    base_dn: dc=x\n",
+	} {
+		if _, err := Parse("z.yaml", []byte(bad)); err == nil {
+			t.Errorf("%s: accepted", name)
+		} else if !strings.Contains(err.Error(), "z.yaml:") {
+			t.Errorf("%s: error without location: %v", name, err)
+		}
+	}
+}

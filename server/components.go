@@ -20,6 +20,7 @@ type DirectoryFactory func(cfg *config.Config, log *slog.Logger) (idp.Directory,
 // this explicit table, not by self-registration.
 var Directories = map[string]DirectoryFactory{
 	"static": openStatic,
+	"ldap":   openLDAP,
 }
 
 func openStatic(cfg *config.Config, log *slog.Logger) (idp.Directory, error) {

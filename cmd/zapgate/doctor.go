@@ -6,11 +6,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"time"
 
 	zmq "github.com/pebbe/zmq4"
 	"github.com/spf13/cobra"
 	"github.com/zapgate/zapgate/certs"
 	"github.com/zapgate/zapgate/config"
+	"github.com/zapgate/zapgate/idp/ldap"
 	"github.com/zapgate/zapgate/idp/static"
 	"github.com/zapgate/zapgate/policy"
 	"github.com/zapgate/zapgate/zap"
@@ -53,7 +55,13 @@ fails.`,
 			}
 			_, err = certs.LoadSecret(cfg.Keys.ServerSecret)
 			report("broker secret certificate "+cfg.Keys.ServerSecret, err)
-			report("directory "+cfg.Directory.Type, checkDirectory(cfg))
+			if cfg.Directory.Type == "ldap" {
+				for _, c := range checkLDAP(cmd, cfg) {
+					report(c.name, c.err)
+				}
+			} else {
+				report("directory "+cfg.Directory.Type, checkDirectory(cfg))
+			}
 			report("policy "+cfg.Policy.File, checkPolicy(cfg))
 			report("audit directory "+cfg.Audit.Dir, checkAuditDir(cfg.Audit.Dir))
 			report("ZAP server self-test", zapSelfTest())
@@ -96,6 +104,35 @@ func checkDirectory(cfg *config.Config) error {
 		return err
 	}
 	return fmt.Errorf("directory type %q is not built in", cfg.Directory.Type)
+}
+
+// namedCheck is one doctor line.
+type namedCheck struct {
+	name string
+	err  error
+}
+
+// checkLDAP reads the bind password and connects and binds to every URL.
+func checkLDAP(cmd *cobra.Command, cfg *config.Config) []namedCheck {
+	l := cfg.Directory.LDAP
+	lc := l.Config
+	if l.BindPasswordFile != "" || l.BindPasswordEnv != "" {
+		pw, err := ldap.ReadSecret(l.BindPasswordFile, l.BindPasswordEnv)
+		if err != nil {
+			return []namedCheck{{"ldap bind password", err}}
+		}
+		lc.BindPassword = pw
+	}
+	d, err := ldap.New(lc)
+	if err != nil {
+		return []namedCheck{{"ldap configuration", err}}
+	}
+	defer d.Close()
+	var out []namedCheck
+	for _, c := range d.CheckURLs(cmd.Context()) {
+		out = append(out, namedCheck{fmt.Sprintf("ldap %s: connect, TLS and bind as %q (%s)", c.URL, lc.BindDN, c.Latency.Round(time.Millisecond)), c.Err})
+	}
+	return out
 }
 
 // checkPolicy loads the policy as the broker would.

@@ -1,0 +1,160 @@
+//go:build integration
+
+package integration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	goldap "github.com/go-ldap/ldap/v3"
+	"github.com/zapgate/zapgate/broker/client"
+	"github.com/zapgate/zapgate/certs"
+)
+
+// TestServeWithLDAPDirectory runs `zapgate serve` with directory.type ldap
+// against a real slapd: a principal whose LDAP group maps to a role relays
+// commands; one without a role is refused at the handshake; removing the
+// principal from its group makes its next request refused within the
+// cache lifetime. `zapgate doctor` binds to the server first.
+func TestServeWithLDAPDirectory(t *testing.T) {
+	s := startSlapd(t)
+	e := newServeEnv(t)
+	pwFile := filepath.Join(e.dir, "ldap-password")
+	if err := os.WriteFile(pwFile, []byte(ldapSvcPW+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	group := "cn=backup-servers,ou=groups," + ldapBase
+	policy := fmt.Sprintf(`version: 1
+roles:
+  backup-server:
+    connect: {}
+    serve: [proxy]
+    request:
+      - {service: proxy, commands: ["task.*"]}
+bindings:
+  - {group: %q, roles: [backup-server]}
+`, group)
+	os.WriteFile(filepath.Join(e.dir, "policy.yaml"), []byte(policy), 0o644)
+	cfg, _ := os.ReadFile(e.config)
+	cfg = []byte(strings.Replace(string(cfg), "directory:\n  type: static\n  static: {file: "+e.dir+"/directory.yaml}\n", fmt.Sprintf(`directory:
+  type: ldap
+  ldap:
+    urls: [%s]
+    ca_file: %s
+    bind_dn: %s
+    bind_password_file: %s
+    base_dn: %s
+    flavour: generic
+    group_mode: memberof
+  cache:
+    ttl: 1s
+    negative_ttl: 1s
+`, s.ldapsURL, s.caFile, ldapSvcDN, pwFile, ldapBase), 1))
+	if !strings.Contains(string(cfg), "type: ldap") {
+		t.Fatalf("config not rewritten:\n%s", cfg)
+	}
+	os.WriteFile(e.config, cfg, 0o644)
+	doctor := mustRun(t, "doctor", "--config", e.config)
+	if !strings.Contains(doctor, "ok    ldap "+s.ldapsURL) {
+		t.Errorf("doctor did not bind to slapd:\n%s", doctor)
+	}
+
+	for _, n := range []string{"alice", "bob"} {
+		mustRun(t, "keygen", n, "--dir", e.dir)
+		mustRun(t, "keys", "add", filepath.Join(e.dir, n+".key"), "--principal", n, "--registry", filepath.Join(e.dir, "keys"))
+	}
+	cmd, out := e.start(t)
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	worker, requester := nodeClient(t, e, "alice"), nodeClient(t, e, "alice")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go worker.Serve(ctx, "proxy", func(_ context.Context, cmd string, _ [][]byte) ([][]byte, error) {
+		return [][]byte{[]byte("done " + cmd)}, nil
+	})
+	reply, err := retryRequest(requester, "proxy", "task.start")
+	if err != nil || len(reply) != 1 || string(reply[0]) != "done task.start" {
+		t.Fatalf("alice's request: %q %v\n%s", reply, err, out)
+	}
+
+	bob := nodeClient(t, e, "bob")
+	rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	_, err = bob.Request(rctx, "proxy", "task.start")
+	rcancel()
+	if !errors.Is(err, client.ErrHandshake) {
+		t.Errorf("bob (no group) got %v, want the handshake refused", err)
+	}
+
+	// Remove alice from the group: within the cache lifetime (1s) her next
+	// request is refused.
+	c, err := goldap.DialURL(s.ldapURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Bind(ldapRootDN, ldapRootPW); err != nil {
+		t.Fatal(err)
+	}
+	mod := goldap.NewModifyRequest(group, nil)
+	mod.Add("member", []string{ldapSvcDN}) // groupOfNames needs one member
+	mod.Delete("member", []string{"uid=alice,ou=people," + ldapBase})
+	if err := c.Modify(mod); err != nil {
+		t.Fatal(err)
+	}
+	removed := time.Now()
+	for {
+		rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err = requester.Request(rctx, "proxy", "task.start")
+		rcancel()
+		if errors.Is(err, client.ErrForbidden) {
+			break
+		}
+		if time.Since(removed) > 5*time.Second {
+			t.Fatalf("alice still relays %s after leaving her group (last: %v)", time.Since(removed), err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("refused %s after the group change (cache ttl 1s)", time.Since(removed).Round(time.Millisecond))
+}
+
+// nodeClient connects a broker client with DIR/NAME.key_secret.
+func nodeClient(t *testing.T, e *serveEnv, name string) *client.Client {
+	t.Helper()
+	c, err := certs.LoadSecret(filepath.Join(e.dir, name+".key_secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := certs.LoadPublic(filepath.Join(e.dir, "broker.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := client.New(client.Config{Endpoint: e.listen, ServerKey: srv.Public, PublicKey: c.Public, SecretKey: *c.Secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close() })
+	return cl
+}
+
+// retryRequest retries while the worker is still registering.
+func retryRequest(c *client.Client, service, command string) ([][]byte, error) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		reply, err := c.Request(ctx, service, command)
+		cancel()
+		if !errors.Is(err, client.ErrNoWorker) || time.Now().After(deadline) {
+			return reply, err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
