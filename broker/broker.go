@@ -129,6 +129,7 @@ func (b *Broker) open() error {
 		{"curve server", s.SetCurveServer(1)},
 		{"curve secret key", s.SetCurveSecretkey(string(c.ServerSecret[:]))},
 		{"zap domain", s.SetZapDomain(c.ZAPDomain)},
+		{"handshake interval", s.SetHandshakeIvl(c.HandshakeTimeout)},
 	}
 	for _, o := range opts {
 		if o.err != nil {

@@ -30,6 +30,11 @@ const (
 	DefaultCheckTimeout = 2 * time.Second
 	// DefaultDrainTimeout bounds a graceful shutdown.
 	DefaultDrainTimeout = 5 * time.Second
+	// DefaultHandshakeTimeout bounds a CURVE handshake on the broker
+	// socket. After a ZAP 300 libzmq 4.3.4 waits for a new HELLO on the
+	// same connection, so this is also how soon a node refused with 300
+	// (directory unavailable, overload) is disconnected and reconnects.
+	DefaultHandshakeTimeout = 5 * time.Second
 	// DefaultMaxQueue is the per-service limit of waiting requests.
 	DefaultMaxQueue = 1000
 	// DefaultMaxPending is the per-client limit of unanswered requests.
@@ -97,6 +102,10 @@ type Config struct {
 	// DrainTimeout bounds a graceful shutdown: how long Run waits for
 	// authorizations in flight and busy workers.
 	DrainTimeout time.Duration
+	// HandshakeTimeout bounds a CURVE handshake (ZMQ_HANDSHAKE_IVL; libzmq
+	// defaults to 30s). A node answered ZAP 300 is disconnected after it
+	// and reconnects.
+	HandshakeTimeout time.Duration
 	// MaxQueue limits the requests waiting for a worker, per service.
 	MaxQueue int
 	// MaxPending limits a client's unanswered requests.
@@ -142,6 +151,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"reply_timeout", &out.ReplyTimeout, DefaultReplyTimeout},
 		{"check_timeout", &out.CheckTimeout, DefaultCheckTimeout},
 		{"drain_timeout", &out.DrainTimeout, DefaultDrainTimeout},
+		{"handshake_timeout", &out.HandshakeTimeout, DefaultHandshakeTimeout},
 	}
 	for _, d := range durations {
 		if *d.v < 0 {

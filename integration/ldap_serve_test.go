@@ -18,13 +18,11 @@ import (
 	"github.com/zapgate/zapgate/certs"
 )
 
-// TestServeWithLDAPDirectory runs `zapgate serve` with directory.type ldap
-// against a real slapd: a principal whose LDAP group maps to a role relays
-// commands; one without a role is refused at the handshake; removing the
-// principal from its group makes its next request refused within the
-// cache lifetime. `zapgate doctor` binds to the server first.
-func TestServeWithLDAPDirectory(t *testing.T) {
-	s := startSlapd(t)
+// ldapServeEnv prepares `zapgate serve` with directory.type ldap against
+// slapd s, a policy that gives the LDAP group backup-servers a role, and the
+// given cache settings; alice (in the group) and bob (in no group) have keys.
+func ldapServeEnv(t *testing.T, s *slapd, cache string) (*serveEnv, string) {
+	t.Helper()
 	e := newServeEnv(t)
 	pwFile := filepath.Join(e.dir, "ldap-password")
 	if err := os.WriteFile(pwFile, []byte(ldapSvcPW+"\n"), 0o600); err != nil {
@@ -54,22 +52,31 @@ bindings:
     flavour: generic
     group_mode: memberof
   cache:
-    ttl: 1s
-    negative_ttl: 1s
-`, s.ldapsURL, s.caFile, ldapSvcDN, pwFile, ldapBase), 1))
+%s`, s.ldapsURL, s.caFile, ldapSvcDN, pwFile, ldapBase, cache), 1))
 	if !strings.Contains(string(cfg), "type: ldap") {
 		t.Fatalf("config not rewritten:\n%s", cfg)
 	}
 	os.WriteFile(e.config, cfg, 0o644)
+	for _, n := range []string{"alice", "bob"} {
+		mustRun(t, "keygen", n, "--dir", e.dir)
+		mustRun(t, "keys", "add", filepath.Join(e.dir, n+".key"), "--principal", n, "--registry", filepath.Join(e.dir, "keys"))
+	}
+	return e, group
+}
+
+// TestServeWithLDAPDirectory runs `zapgate serve` with directory.type ldap
+// against a real slapd: a principal whose LDAP group maps to a role relays
+// commands; one without a role is refused at the handshake; removing the
+// principal from its group makes its next request refused within the
+// cache lifetime. `zapgate doctor` binds to the server first.
+func TestServeWithLDAPDirectory(t *testing.T) {
+	s := startSlapd(t)
+	e, group := ldapServeEnv(t, s, "    ttl: 1s\n    negative_ttl: 1s\n")
 	doctor := mustRun(t, "doctor", "--config", e.config)
 	if !strings.Contains(doctor, "ok    ldap "+s.ldapsURL) {
 		t.Errorf("doctor did not bind to slapd:\n%s", doctor)
 	}
 
-	for _, n := range []string{"alice", "bob"} {
-		mustRun(t, "keygen", n, "--dir", e.dir)
-		mustRun(t, "keys", "add", filepath.Join(e.dir, n+".key"), "--principal", n, "--registry", filepath.Join(e.dir, "keys"))
-	}
 	cmd, out := e.start(t)
 	defer func() {
 		cmd.Process.Signal(syscall.SIGTERM)

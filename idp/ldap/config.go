@@ -37,6 +37,8 @@ const (
 	DefaultGenericFilter  = "(uid=%s)"
 	DefaultWalkFilter     = "(|(member=%s)(uniqueMember=%s))"
 	DefaultMaxWalkDepth   = 32
+	DefaultKeyAttribute   = "altSecurityIdentities"
+	DefaultKeyPrefix      = "CURVE:"
 	defaultHealthCheckAge = 30 * time.Second // see Config.HealthCheckAfter
 )
 
@@ -103,6 +105,16 @@ type Config struct {
 	PageSize uint32 `yaml:"page_size"`
 	// MaxWalkDepth limits the nesting followed by "walk". Default 32.
 	MaxWalkDepth int `yaml:"max_walk_depth"`
+	// KeyAttribute is the attribute that holds a node's CURVE public key
+	// in key-in-directory mode (FindByKey). Default
+	// "altSecurityIdentities".
+	KeyAttribute string `yaml:"key_attribute"`
+	// KeyPrefix precedes the 40-character Z85 public key in a
+	// KeyAttribute value. Default "CURVE:".
+	KeyPrefix string `yaml:"key_prefix"`
+	// PrincipalAttr is the attribute whose value FindByKey returns as the
+	// principal. Default "sAMAccountName" for "ad", "uid" for "generic".
+	PrincipalAttr string `yaml:"principal_attr"`
 }
 
 // withDefaults returns a copy of c with defaults filled in.
@@ -132,6 +144,12 @@ func (c Config) withDefaults() Config {
 	if c.GroupFilter == "" {
 		c.GroupFilter = DefaultWalkFilter
 	}
+	if c.KeyAttribute == "" {
+		c.KeyAttribute = DefaultKeyAttribute
+	}
+	if c.KeyPrefix == "" {
+		c.KeyPrefix = DefaultKeyPrefix
+	}
 	switch c.Flavour {
 	case FlavourAD:
 		if c.PrincipalFilter == "" {
@@ -143,6 +161,9 @@ func (c Config) withDefaults() Config {
 		if c.DisplayAttr == "" {
 			c.DisplayAttr = "displayName"
 		}
+		if c.PrincipalAttr == "" {
+			c.PrincipalAttr = "sAMAccountName"
+		}
 	case FlavourGeneric:
 		if c.PrincipalFilter == "" {
 			c.PrincipalFilter = DefaultGenericFilter
@@ -152,6 +173,9 @@ func (c Config) withDefaults() Config {
 		}
 		if c.DisplayAttr == "" {
 			c.DisplayAttr = "cn"
+		}
+		if c.PrincipalAttr == "" {
+			c.PrincipalAttr = "uid"
 		}
 	}
 	return c
@@ -202,9 +226,11 @@ func (c Config) normalize() (Config, error) {
 	if n.BaseDN == "" {
 		return n, errors.New("ldap: config: base_dn is required")
 	}
-	for name, dn := range map[string]string{"base_dn": n.BaseDN, "group_base": n.GroupBase} {
-		if _, err := goldap.ParseDN(dn); err != nil {
-			return n, fmt.Errorf("ldap: config: %s %q: %w", name, dn, err)
+	// In a fixed order: group_base defaults to base_dn, whose error
+	// should be the one reported.
+	for _, f := range [][2]string{{"base_dn", n.BaseDN}, {"group_base", n.GroupBase}} {
+		if _, err := goldap.ParseDN(f[1]); err != nil {
+			return n, fmt.Errorf("ldap: config: %s %q: %w", f[0], f[1], err)
 		}
 	}
 	if n.BindDN != "" {
@@ -220,6 +246,11 @@ func (c Config) normalize() (Config, error) {
 	}
 	if err := checkTemplate("group_filter", n.GroupFilter); err != nil {
 		return n, err
+	}
+	for _, f := range [][2]string{{"key_attribute", n.KeyAttribute}, {"principal_attr", n.PrincipalAttr}} {
+		if !validAttr(f[1]) {
+			return n, fmt.Errorf("ldap: config: %s %q is not an attribute name", f[0], f[1])
+		}
 	}
 	if n.Timeout < 0 || n.PoolSize < 0 || n.MaxWalkDepth < 0 || n.HealthCheckAfter < 0 {
 		return n, errors.New("ldap: config: timeout, pool_size, health_check_after and max_walk_depth must not be negative")
@@ -242,6 +273,31 @@ func checkTemplate(name, tmpl string) error {
 		return fmt.Errorf("ldap: config: %s %q: %w", name, tmpl, err)
 	}
 	return nil
+}
+
+// validAttr reports whether s is an attribute description: a name of
+// letters, digits and hyphens starting with a letter, or a numeric OID.
+func validAttr(s string) bool {
+	if s == "" {
+		return false
+	}
+	if s[0] >= '0' && s[0] <= '9' {
+		for _, r := range s {
+			if (r < '0' || r > '9') && r != '.' {
+				return false
+			}
+		}
+		return true
+	}
+	if c := s[0] | 0x20; c < 'a' || c > 'z' {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // loadCA reads a PEM bundle into a pool.

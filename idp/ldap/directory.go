@@ -48,27 +48,43 @@ func (d *Directory) Lookup(ctx context.Context, principal string) (idp.Identity,
 	if principal == "" {
 		return idp.Identity{}, fmt.Errorf("ldap: empty principal: %w", idp.ErrNotFound)
 	}
-	if err := ctx.Err(); err != nil {
-		return idp.Identity{}, fmt.Errorf("ldap: lookup %q: %w: %w", principal, err, idp.ErrUnavailable)
+	var id idp.Identity
+	err := d.withConn(ctx, fmt.Sprintf("lookup %q", principal), func(pc *pconn) error {
+		var err error
+		id, err = d.lookup(pc, principal)
+		return err
+	})
+	if err != nil {
+		return idp.Identity{}, err
 	}
-	id, err := d.lookupOnce(ctx, principal, false)
+	return id, nil
+}
+
+// withConn runs fn on a pooled connection, bounded by ctx. When a pooled
+// connection turns out to have died while idle (server restarted, idle
+// timeout), fn runs once more on a fresh connection, with failover. Any
+// error except one wrapping idp.ErrNotFound is wrapped with
+// idp.ErrUnavailable; what names the operation in errors.
+func (d *Directory) withConn(ctx context.Context, what string, fn func(*pconn) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("ldap: %s: %w: %w", what, err, idp.ErrUnavailable)
+	}
+	err := d.once(ctx, what, false, fn)
 	if errors.Is(err, errStalePooled) && ctx.Err() == nil {
-		// A pooled connection died while idle (server restarted,
-		// idle timeout): reconnect once, with failover.
-		id, err = d.lookupOnce(ctx, principal, true)
+		err = d.once(ctx, what, true, fn)
 	}
 	if err != nil && !errors.Is(err, idp.ErrNotFound) {
 		err = fmt.Errorf("%w: %w", err, idp.ErrUnavailable)
 	}
-	return id, err
+	return err
 }
 
 // errStalePooled marks a failure on a pooled connection that the server
-// had closed, which Lookup retries once on a fresh connection.
+// had closed, which withConn retries once on a fresh connection.
 var errStalePooled = errors.New("pooled connection failed")
 
-// lookupOnce runs one lookup on one connection, bounded by ctx.
-func (d *Directory) lookupOnce(ctx context.Context, principal string, fresh bool) (idp.Identity, error) {
+// once runs fn on one connection, bounded by ctx.
+func (d *Directory) once(ctx context.Context, what string, fresh bool, fn func(*pconn) error) error {
 	var pc *pconn
 	var err error
 	if fresh {
@@ -77,12 +93,12 @@ func (d *Directory) lookupOnce(ctx context.Context, principal string, fresh bool
 		pc, err = d.pool.get(ctx)
 	}
 	if err != nil {
-		return idp.Identity{}, fmt.Errorf("ldap: lookup %q: %w", principal, err)
+		return fmt.Errorf("ldap: %s: %w", what, err)
 	}
 	stop := context.AfterFunc(ctx, func() { pc.c.Close() })
-	id, err := d.lookup(pc, principal)
+	err = fn(pc)
 	if !stop() {
-		err = fmt.Errorf("ldap: lookup %q at %s: %w", principal, pc.url, ctx.Err())
+		err = fmt.Errorf("ldap: %s at %s: %w", what, pc.url, ctx.Err())
 	}
 	// Only a connection the server closed is retried; a timeout is not,
 	// so a silent server costs one Timeout, not two.
@@ -90,7 +106,7 @@ func (d *Directory) lookupOnce(ctx context.Context, principal string, fresh bool
 		err = fmt.Errorf("%w: %w", errStalePooled, err)
 	}
 	d.pool.put(pc, err)
-	return id, err
+	return err
 }
 
 // lookup runs the searches of one Lookup on one connection.
