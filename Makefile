@@ -4,7 +4,7 @@ GO ?= go
 export PATH := $(PATH):/usr/local/go/bin:$(shell $(GO) env GOPATH 2>/dev/null)/bin
 
 # Debian packages the build and the tests need.
-APT_PACKAGES := libzmq3-dev pkg-config python3-zmq gcc rsyslog rsyslog-gnutls openssl slapd ldap-utils
+APT_PACKAGES := libzmq3-dev pkg-config python3-zmq gcc rsyslog rsyslog-gnutls openssl slapd ldap-utils samba samba-ad-dc samba-ad-provision samba-dsdb-modules winbind
 FUZZTIME ?= 5s
 BENCHTIME ?= 2s
 

@@ -313,6 +313,7 @@ func TestSambaAD(t *testing.T) {
 			{"alice", "Alice Liddell", nested},
 			{"alice@corp.example.com", "Alice Liddell", nested},
 			{"CN=alice,CN=Users," + adBase, "Alice Liddell", nested},
+			{"cn=alice,cn=users,dc=corp,dc=example,dc=com", "Alice Liddell", nested},
 			{adWeirdUPN, "Weird Name", nil},
 		}
 		for _, tr := range transports {
@@ -535,6 +536,20 @@ func TestSambaAD(t *testing.T) {
 				t.Fatalf("%s: error leaks the password: %v", tr.name, err)
 			}
 			t.Logf("%s: %v", tr.name, err)
+		}
+	})
+
+	t.Run("groups and other objects are not principals", func(t *testing.T) {
+		for _, mode := range modes {
+			cfg := s.config()
+			cfg.GroupMode = mode
+			d := newDir(t, cfg)
+			for _, p := range []string{"Ops", "Backup-Servers", "CN=Ops," + adGroups, adGroups, adBase} {
+				id, err := lookup(t, d, p)
+				if !errors.Is(err, idp.ErrNotFound) {
+					t.Errorf("%s: %q: err = %v, identity %+v; want not found", mode, p, err, id)
+				}
+			}
 		}
 	})
 

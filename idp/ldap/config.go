@@ -33,7 +33,7 @@ const (
 	DefaultTimeout        = 10 * time.Second
 	DefaultPoolSize       = 4
 	DefaultPageSize       = 500
-	DefaultADFilter       = "(|(sAMAccountName=%s)(userPrincipalName=%s))"
+	DefaultADFilter       = "(&(objectClass=user)(|(sAMAccountName=%s)(userPrincipalName=%s)))"
 	DefaultGenericFilter  = "(uid=%s)"
 	DefaultWalkFilter     = "(|(member=%s)(uniqueMember=%s))"
 	DefaultMaxWalkDepth   = 32
@@ -82,7 +82,9 @@ type Config struct {
 	BaseDN string `yaml:"base_dn"`
 	// PrincipalFilter is the search filter template; every %s is replaced by
 	// the escaped principal. Default for "ad":
-	// (|(sAMAccountName=%s)(userPrincipalName=%s)); for "generic": (uid=%s).
+	// (&(objectClass=user)(|(sAMAccountName=%s)(userPrincipalName=%s))),
+	// which finds users and computers but not groups (which also have a
+	// sAMAccountName); for "generic": (uid=%s).
 	PrincipalFilter string `yaml:"principal_filter"`
 	// Flavour is "ad" (Active Directory, the default) or "generic".
 	Flavour string `yaml:"flavour"`

@@ -185,11 +185,30 @@ func (d *Directory) findDN(pc *pconn, principal string) (*goldap.Entry, error) {
 	if !base.EqualFold(dn) && !base.AncestorOfFold(dn) {
 		return nil, fmt.Errorf("ldap: %q is outside base_dn %s: %w", principal, d.cfg.BaseDN, idp.ErrNotFound)
 	}
-	e, err := d.readBase(pc, principal, d.entryAttrs())
+	req := goldap.NewSearchRequest(principal, goldap.ScopeBaseObject, goldap.NeverDerefAliases,
+		1, d.timeLimit(), false, d.accountFilter(), d.entryAttrs(), nil)
+	res, err := pc.c.Search(req)
 	if goldap.IsErrorWithCode(err, goldap.LDAPResultNoSuchObject) {
 		return nil, fmt.Errorf("ldap: no entry %q: %w", principal, idp.ErrNotFound)
 	}
-	return e, err
+	if err != nil {
+		return nil, fmt.Errorf("ldap: read %q at %s: %w", principal, pc.url, err)
+	}
+	if len(res.Entries) != 1 {
+		// The entry exists but is not an account (a group, an OU).
+		return nil, fmt.Errorf("ldap: %q is not an account (%s): %w", principal, d.accountFilter(), idp.ErrNotFound)
+	}
+	return res.Entries[0], nil
+}
+
+// accountFilter is what an entry read by DN must match to be a principal:
+// for AD, a user-class object (users, computers, managed service
+// accounts), never a group, OU or the domain itself.
+func (d *Directory) accountFilter() string {
+	if d.cfg.Flavour == FlavourAD {
+		return "(objectClass=user)"
+	}
+	return "(objectClass=*)"
 }
 
 // readBase reads one entry's attributes with a base-scope search.

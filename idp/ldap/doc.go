@@ -62,7 +62,7 @@
 //	    flavour: ad
 //	    group_mode: inchain
 //	    group_base: "OU=Groups,DC=corp,DC=example,DC=com"
-//	    # principal_filter: "(|(sAMAccountName=%s)(userPrincipalName=%s))"
+//	    # principal_filter: "(&(objectClass=user)(|(sAMAccountName=%s)(userPrincipalName=%s)))"
 //	    # display_attr: displayName
 //	    # key-in-directory mode (FindByKey):
 //	    # key_attribute: altSecurityIdentities   # value "CURVE:<z85 public key>"

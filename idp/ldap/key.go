@@ -47,6 +47,9 @@ func keyFilter(attr, value string) string {
 // findByKey runs FindByKey's search on one connection.
 func (d *Directory) findByKey(pc *pconn, want string) (string, error) {
 	filter := keyFilter(d.cfg.KeyAttribute, want)
+	if d.cfg.Flavour == FlavourAD {
+		filter = "(&" + d.accountFilter() + filter + ")"
+	}
 	req := goldap.NewSearchRequest(d.cfg.BaseDN, goldap.ScopeWholeSubtree, goldap.NeverDerefAliases,
 		0, d.timeLimit(), false, filter, []string{d.cfg.PrincipalAttr, d.cfg.KeyAttribute}, nil)
 	res, err := pc.c.Search(req)

@@ -26,8 +26,8 @@ func TestPrincipalFilterEscapes(t *testing.T) {
 		{DefaultGenericFilter, `\`, `(uid=\5c)`},
 		{DefaultGenericFilter, "x)(uid=*", `(uid=x\29\28uid=\2a)`},
 		{DefaultGenericFilter, "nul\x00", `(uid=nul\00)`},
-		{DefaultADFilter, "PROXY01$", "(|(sAMAccountName=PROXY01$)(userPrincipalName=PROXY01$))"},
-		{DefaultADFilter, "*", `(|(sAMAccountName=\2a)(userPrincipalName=\2a))`},
+		{DefaultADFilter, "PROXY01$", "(&(objectClass=user)(|(sAMAccountName=PROXY01$)(userPrincipalName=PROXY01$)))"},
+		{DefaultADFilter, "*", `(&(objectClass=user)(|(sAMAccountName=\2a)(userPrincipalName=\2a)))`},
 		{"(&(objectClass=user)(cn=%s))", "100%s", "(&(objectClass=user)(cn=100%s))"},
 	}
 	for _, c := range cases {
