@@ -65,6 +65,11 @@ type Keys struct {
 	// ServerSecret is the broker's own secret certificate file (zcert
 	// format, mode 0600). Never inline a key in this file.
 	ServerSecret string `yaml:"server_secret"`
+	// Source is where keys are bound to principals: "registry" (the
+	// directory of cert files, the default) or "directory" (key-in-directory
+	// mode: the key is stored on the node's LDAP/AD account; needs
+	// directory.type ldap).
+	Source string `yaml:"source"`
 }
 
 // ZAP tunes the ZAP server.
@@ -106,7 +111,7 @@ type Broker struct {
 // Defaults returns the configuration used when a key is absent.
 func Defaults() Config {
 	return Config{
-		Keys:      Keys{Registry: "/etc/zapgate/keys", ServerSecret: "/etc/zapgate/server.key_secret"},
+		Keys:      Keys{Registry: "/etc/zapgate/keys", ServerSecret: "/etc/zapgate/server.key_secret", Source: "registry"},
 		ZAP:       ZAP{Queue: 1024, Timeout: time.Second},
 		Log:       Log{Level: "info", Format: "text"},
 		Broker:    Broker{Listen: "tcp://0.0.0.0:5555"},

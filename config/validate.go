@@ -34,8 +34,17 @@ func (c *Config) validate(name string, root *yaml.Node) Errors {
 	default:
 		bad("log.format", "log.format must be text or json, not %q", c.Log.Format)
 	}
-	if c.Keys.Registry == "" {
-		bad("keys.registry", "keys.registry must name a directory")
+	switch c.Keys.Source {
+	case "registry":
+		if c.Keys.Registry == "" {
+			bad("keys.registry", "keys.registry must name a directory")
+		}
+	case "directory":
+		if c.Directory.Type != "ldap" {
+			bad("keys.source", "keys.source directory needs directory.type ldap, not %q", c.Directory.Type)
+		}
+	default:
+		bad("keys.source", "keys.source must be registry or directory, not %q", c.Keys.Source)
 	}
 	if !strings.HasPrefix(c.Broker.Listen, "tcp://") && !strings.HasPrefix(c.Broker.Listen, "ipc://") {
 		bad("broker.listen", "broker.listen must be a tcp:// or ipc:// endpoint, not %q", c.Broker.Listen)

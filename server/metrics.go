@@ -36,6 +36,14 @@ func newRegistry(z *zap.Server, keys *certs.Registry, pol *policy.Store, log *au
 	as := func(f func(audit.Stats) uint64) func() float64 {
 		return func() float64 { return float64(f(log.Stats())) }
 	}
+	if keys != nil {
+		register(reg, []metric{
+			{"keys_bindings", "Keys currently trusted by the registry.", false, func() float64 { return float64(keys.Stats().Bindings) }},
+			{"keys_skipped_files", "Registry files skipped as malformed or invalid.", false, func() float64 { return float64(keys.Stats().Skipped) }},
+			{"keys_conflicts", "Keys bound by more than one file (none trusted).", false, func() float64 { return float64(keys.Stats().Conflicts) }},
+			{"keys_reload_errors_total", "Registry reloads that failed.", true, func() float64 { return float64(keys.Stats().ReloadErrors) }},
+		})
+	}
 	register(reg, []metric{
 		{"zap_requests_total", "ZAP requests received (self-test included).", true, zs(func(s zap.Stats) uint64 { return s.Requests })},
 		{"zap_accepted_total", "ZAP requests answered 200.", true, zs(func(s zap.Stats) uint64 { return s.OK })},
@@ -49,10 +57,6 @@ func newRegistry(z *zap.Server, keys *certs.Registry, pol *policy.Store, log *au
 		{"audit_failures_total", "Audit write failures.", true, as(func(s audit.Stats) uint64 { return s.Failures })},
 		{"audit_refused_total", "Appends refused because the log could not be written.", true, as(func(s audit.Stats) uint64 { return s.Refused })},
 		{"audit_healthy", "1 while the audit log is writable.", false, func() float64 { return b2f(log.Health().OK) }},
-		{"keys_bindings", "Keys currently trusted by the registry.", false, func() float64 { return float64(keys.Stats().Bindings) }},
-		{"keys_skipped_files", "Registry files skipped as malformed or invalid.", false, func() float64 { return float64(keys.Stats().Skipped) }},
-		{"keys_conflicts", "Keys bound by more than one file (none trusted).", false, func() float64 { return float64(keys.Stats().Conflicts) }},
-		{"keys_reload_errors_total", "Registry reloads that failed.", true, func() float64 { return float64(keys.Stats().ReloadErrors) }},
 		{"policy_reloads_total", "Policy reloads that swapped in a new policy.", true, func() float64 { return float64(pol.Status().Reloads) }},
 		{"policy_reload_failures_total", "Policy load attempts that failed (last good kept).", true, func() float64 { return float64(pol.Status().Failures) }},
 		{"policy_stale", "1 when the policy file on disk is not the policy that serves.", false, func() float64 { return b2f(pol.Status().LastError != "") }},

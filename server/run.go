@@ -21,18 +21,19 @@ import (
 
 // Server is a running zapgate.
 type Server struct {
-	cfg      *config.Config
-	log      *slog.Logger
-	audit    *audit.Log
-	syslog   *forwarder
-	keys     *certs.Registry
-	dir      idp.Directory
-	policy   *policy.Store
-	zctx     *zmq.Context
-	zap      *zap.Server
-	broker   *broker.Broker
-	admin    *admin.Server
-	adminURL string
+	cfg       *config.Config
+	log       *slog.Logger
+	audit     *audit.Log
+	syslog    *forwarder
+	keys      *certs.Registry // nil in key-in-directory mode
+	keyFinder idp.KeyFinder   // key-in-directory mode only
+	dir       idp.Directory
+	policy    *policy.Store
+	zctx      *zmq.Context
+	zap       *zap.Server
+	broker    *broker.Broker
+	admin     *admin.Server
+	adminURL  string
 }
 
 // Start brings every component up in the safe order: audit log, key
@@ -56,8 +57,10 @@ func Start(cfg *config.Config, log *slog.Logger) (s *Server, err error) {
 	if s.syslog != nil {
 		s.syslog.start(log)
 	}
-	if s.keys, err = openRegistry(cfg, log); err != nil {
-		return s, err
+	if cfg.Keys.Source != "directory" {
+		if s.keys, err = openRegistry(cfg, log); err != nil {
+			return s, err
+		}
 	}
 	open, ok := Directories[cfg.Directory.Type]
 	if !ok {
@@ -69,6 +72,9 @@ func Start(cfg *config.Config, log *slog.Logger) (s *Server, err error) {
 	if s.policy, err = openPolicy(cfg, log, s.audit); err != nil {
 		return s, err
 	}
+	if s.keyFinder, err = s.directoryKeys(); err != nil {
+		return s, err
+	}
 	if err = s.startZMQ(); err != nil {
 		return s, err
 	}
@@ -77,7 +83,11 @@ func Start(cfg *config.Config, log *slog.Logger) (s *Server, err error) {
 
 // chain is the authentication chain over the running components.
 func (s *Server) chain() authn.Chain {
-	return authn.Chain{Keys: s.keys, Directory: s.dir, Policy: s.policy, Audit: s.audit, Logger: s.log}
+	var keys authn.Keys = s.keys
+	if s.keys == nil {
+		keys = authn.DirectoryKeys{Finder: s.keyFinder}
+	}
+	return authn.Chain{Keys: keys, Directory: s.dir, Policy: s.policy, Audit: s.audit, Logger: s.log}
 }
 
 // startZMQ starts the ZAP server, proves it answers, then binds the relay.
@@ -136,6 +146,9 @@ func (s *Server) startAdmin() error {
 		return nil
 	})
 	s.admin.AddCheck("keys", func() error {
+		if s.keys == nil {
+			return nil // keys live in the directory
+		}
 		if st := s.keys.Stats(); st.Skipped > 0 || st.Conflicts > 0 {
 			return fmt.Errorf("%d registry files skipped, %d conflicting keys", st.Skipped, st.Conflicts)
 		}
@@ -146,6 +159,22 @@ func (s *Server) startAdmin() error {
 	return err
 }
 
+// directoryKeys returns the directory's key lookup in key-in-directory mode.
+func (s *Server) directoryKeys() (idp.KeyFinder, error) {
+	if s.keys != nil {
+		return nil, nil
+	}
+	type keyCapable interface {
+		idp.KeyFinder
+		SupportsKeys() bool
+	}
+	kf, ok := s.dir.(keyCapable)
+	if !ok || !kf.SupportsKeys() {
+		return nil, fmt.Errorf("server: keys.source is directory, but directory.type %s cannot find principals by key", s.cfg.Directory.Type)
+	}
+	return kf, nil
+}
+
 // Endpoint is the relay's bound endpoint.
 func (s *Server) Endpoint() string { return s.broker.Endpoint() }
 
@@ -154,7 +183,10 @@ func (s *Server) AdminAddress() string { return s.adminURL }
 
 // Reload re-reads the policy, key registry and directory (SIGHUP).
 func (s *Server) Reload() error {
-	errs := []error{s.policy.Reload(), s.keys.Reload()}
+	errs := []error{s.policy.Reload()}
+	if s.keys != nil {
+		errs = append(errs, s.keys.Reload())
+	}
 	if r, ok := s.dir.(interface{ Reload() error }); ok {
 		errs = append(errs, r.Reload())
 	}

@@ -69,6 +69,8 @@ func (c *Chain) resolve(ctx context.Context, key certs.PublicKey, want string) v
 			v.reason = ReasonRevoked
 		case errors.Is(err, certs.ErrUnknownKey):
 			v.reason = ReasonUnknownKey
+		case errors.Is(err, idp.ErrUnavailable):
+			v.status, v.reason = zap.StatusTempFail, ReasonDirectory
 		default:
 			v.status, v.reason = zap.StatusInternal, ReasonRegistry
 		}

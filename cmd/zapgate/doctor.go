@@ -46,12 +46,16 @@ fails.`,
 			if err != nil {
 				return exitCode(1)
 			}
-			bindings, errs := certs.List(cfg.Keys.Registry)
-			for _, e := range errs {
-				report("key registry "+cfg.Keys.Registry, e)
-			}
-			if len(errs) == 0 {
-				report(fmt.Sprintf("key registry %s (%d bindings)", cfg.Keys.Registry, len(bindings)), nil)
+			if cfg.Keys.Source == "directory" {
+				report("keys: in the directory (keys.source directory)", nil)
+			} else {
+				bindings, errs := certs.List(cfg.Keys.Registry)
+				for _, e := range errs {
+					report("key registry "+cfg.Keys.Registry, e)
+				}
+				if len(errs) == 0 {
+					report(fmt.Sprintf("key registry %s (%d bindings)", cfg.Keys.Registry, len(bindings)), nil)
+				}
 			}
 			_, err = certs.LoadSecret(cfg.Keys.ServerSecret)
 			report("broker secret certificate "+cfg.Keys.ServerSecret, err)
