@@ -78,17 +78,5 @@ func TestServeKeysInDirectory(t *testing.T) {
 	if err := c.Modify(del); err != nil {
 		t.Fatal(err)
 	}
-	removed := time.Now()
-	for {
-		rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, err = requester.Request(rctx, "proxy", "task.start")
-		rcancel()
-		if errors.Is(err, client.ErrForbidden) {
-			break
-		}
-		if time.Since(removed) > 5*time.Second {
-			t.Fatalf("alice still relays %s after her key was removed (last: %v)", time.Since(removed), err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitForbidden(t, requester, "after her key was removed")
 }

@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"github.com/zapgate/zapgate/internal/edkey"
 	"strings"
 )
 
@@ -50,7 +51,7 @@ var (
 	ErrUntrustedKey = errors.New("signed by an untrusted key")
 	// ErrInsecureMode means a secret signing key file may be read or
 	// written by group or others.
-	ErrInsecureMode = errors.New("secret key file is accessible by group or others")
+	ErrInsecureMode = edkey.ErrInsecureMode
 	// ErrTestsFailed means the policy's embedded tests did not all pass.
 	ErrTestsFailed = errors.New("embedded tests failed")
 	// ErrTooLarge means a policy or signature file exceeds its size limit.

@@ -3,12 +3,11 @@ package policy
 import (
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/zapgate/zapgate/internal/edkey"
 	"io"
 	"os"
 	"path/filepath"
@@ -41,10 +40,7 @@ type PublicKey struct {
 // KeyID returns the ID of a signing key: "SHA256:" and the first 16
 // characters of the unpadded standard base64 of the SHA-256 of the 32 raw
 // key bytes. Signature files name their key by this ID.
-func KeyID(pub ed25519.PublicKey) string {
-	sum := sha256.Sum256(pub)
-	return "SHA256:" + base64.RawStdEncoding.EncodeToString(sum[:])[:16]
-}
+func KeyID(pub ed25519.PublicKey) string { return edkey.KeyID(pub) }
 
 // ParsePublicKey parses a PEM "PUBLIC KEY" block holding an ed25519 key.
 func ParsePublicKey(data []byte) (ed25519.PublicKey, error) {
@@ -92,38 +88,11 @@ func LoadTrustedKeys(paths []string) ([]PublicKey, error) {
 // LoadSecretKey reads a secret signing key file. It refuses a file that
 // group or others may read or write before reading it.
 func LoadSecretKey(path string) (ed25519.PrivateKey, error) {
-	f, err := os.Open(path)
+	k, err := edkey.LoadSecret(path)
 	if err != nil {
 		return nil, fmt.Errorf("policy: secret key: %w", err)
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("policy: secret key: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("policy: secret key %s: not a regular file", path)
-	}
-	if m := fi.Mode().Perm(); m&0o077 != 0 {
-		return nil, fmt.Errorf("policy: secret key %s: mode %04o: %w; run: chmod 600 %s", path, m, ErrInsecureMode, path)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("policy: secret key %s: %w", path, err)
-	}
-	block, _ := pem.Decode(data)
-	if block == nil || block.Type != "PRIVATE KEY" {
-		return nil, fmt.Errorf(`policy: secret key %s: no "PRIVATE KEY" PEM block`, path)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("policy: secret key %s: %w", path, err)
-	}
-	priv, ok := k.(ed25519.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("policy: secret key %s: a %T, not an ed25519 key", path, k)
-	}
-	return priv, nil
+	return k, nil
 }
 
 // GenerateKey creates a signing keypair as dir/NAME.pub (mode 0644) and

@@ -3,12 +3,10 @@ package audit
 import (
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/pem"
-	"errors"
 	"fmt"
+	"github.com/zapgate/zapgate/internal/edkey"
 	"io"
 	"os"
 	"path/filepath"
@@ -21,53 +19,23 @@ import (
 
 // ErrInsecureMode is wrapped by LoadSecretKey's error for a key file that
 // group or others may access.
-var ErrInsecureMode = errors.New("secret key file is accessible by group or others")
+var ErrInsecureMode = edkey.ErrInsecureMode
 
 // maxKeyFile bounds a key file.
 const maxKeyFile = 64 << 10
 
 // KeyID names a checkpoint key: "SHA256:" and the first 16 characters of
 // the unpadded standard base64 SHA-256 of the 32 raw public key bytes.
-func KeyID(pub ed25519.PublicKey) string {
-	sum := sha256.Sum256(pub)
-	return "SHA256:" + base64.RawStdEncoding.EncodeToString(sum[:])[:16]
-}
+func KeyID(pub ed25519.PublicKey) string { return edkey.KeyID(pub) }
 
 // LoadSecretKey reads a checkpoint signing key. It refuses, before reading
 // it, a file that is not regular or that group or others may read or write.
 func LoadSecretKey(path string) (ed25519.PrivateKey, error) {
-	f, err := os.Open(path)
+	k, err := edkey.LoadSecret(path)
 	if err != nil {
 		return nil, fmt.Errorf("audit: checkpoint key: %w", err)
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("audit: checkpoint key: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("audit: checkpoint key %s: not a regular file", path)
-	}
-	if m := fi.Mode().Perm(); m&0o077 != 0 {
-		return nil, fmt.Errorf("audit: checkpoint key %s: mode %04o: %w; run: chmod 600 %s", path, m, ErrInsecureMode, path)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxKeyFile))
-	if err != nil {
-		return nil, fmt.Errorf("audit: checkpoint key %s: %w", path, err)
-	}
-	block, _ := pem.Decode(data)
-	if block == nil || block.Type != "PRIVATE KEY" {
-		return nil, fmt.Errorf(`audit: checkpoint key %s: no "PRIVATE KEY" PEM block`, path)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("audit: checkpoint key %s: %w", path, err)
-	}
-	priv, ok := k.(ed25519.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("audit: checkpoint key %s: a %T, not an ed25519 key", path, k)
-	}
-	return priv, nil
+	return k, nil
 }
 
 // LoadPublicKey reads a checkpoint verification key: a PEM "PUBLIC KEY"
