@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,14 +13,17 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/zapgate/zapgate/certs"
 	"github.com/zapgate/zapgate/config"
+	"github.com/zapgate/zapgate/idp"
 	"github.com/zapgate/zapgate/idp/ldap"
 	"github.com/zapgate/zapgate/idp/static"
 	"github.com/zapgate/zapgate/policy"
+	"github.com/zapgate/zapgate/server"
 	"github.com/zapgate/zapgate/zap"
 )
 
 func newDoctorCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var principals []string
+	cmd := &cobra.Command{
 		Use:   "doctor",
 		Short: "Check the configuration, key material and ZAP server before going live",
 		Long: `doctor loads the configuration strictly, reads the key registry (reporting
@@ -28,7 +32,13 @@ group/other permissions), and starts a ZAP server in a scratch context to
 prove it answers; it loads the directory and the policy (with its signature
 when required, and its embedded tests) and checks that the audit directory
 is writable. It prints one line per check and exits non-zero if any check
-fails.`,
+fails.
+
+With --principal NAME (repeatable), doctor also looks each principal up in
+the configured directory, uncached, as a handshake would: it fails if the
+principal filter does not find exactly one account, and reports whether the
+account is enabled, how many groups (nested groups included) it has, and how
+long the lookup took, cold and again on a warm connection.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
@@ -66,6 +76,13 @@ fails.`,
 			} else {
 				report("directory "+cfg.Directory.Type, checkDirectory(cfg))
 			}
+			if len(principals) > 0 {
+				for _, c := range checkPrincipals(cmd.Context(), cfg, principals) {
+					report(c.name, c.err)
+				}
+			} else {
+				fmt.Fprintln(out, "note  no test principal given: add --principal NAME to check the principal filter and time a group lookup")
+			}
 			report("policy "+cfg.Policy.File, checkPolicy(cfg))
 			report("audit directory "+cfg.Audit.Dir, checkAuditDir(cfg.Audit.Dir))
 			report("ZAP server self-test", zapSelfTest())
@@ -76,6 +93,8 @@ fails.`,
 			return nil
 		},
 	}
+	cmd.Flags().StringArrayVar(&principals, "principal", nil, "look this principal up in the directory and time the lookup (repeatable)")
+	return cmd
 }
 
 // zapSelfTest starts and stops a ZAP server in a scratch context.
@@ -162,4 +181,60 @@ func checkAuditDir(dir string) error {
 	name := f.Name()
 	f.Close()
 	return os.Remove(name)
+}
+
+// checkPrincipals looks each principal up in the configured directory,
+// without the cache, twice: cold (new connection) and warm.
+func checkPrincipals(ctx context.Context, cfg *config.Config, principals []string) []namedCheck {
+	name := "directory " + cfg.Directory.Type
+	open, ok := server.Directories[cfg.Directory.Type]
+	if !ok {
+		return []namedCheck{{name, fmt.Errorf("directory type %q is not built in", cfg.Directory.Type)}}
+	}
+	d, err := open(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return []namedCheck{{name, err}}
+	}
+	if c, ok := d.(idp.Closer); ok {
+		defer c.Close()
+	}
+	if u, ok := d.(interface{ Unwrap() idp.Directory }); ok {
+		d = u.Unwrap() // measure the directory, not the cache
+	}
+	var out []namedCheck
+	for _, p := range principals {
+		var (
+			id         idp.Identity
+			cold, warm time.Duration
+		)
+		for i := range 2 {
+			qctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			start := time.Now()
+			id, err = d.Lookup(qctx, p)
+			cancel()
+			if i == 0 {
+				cold = time.Since(start)
+			} else {
+				warm = time.Since(start)
+			}
+			if err != nil {
+				break
+			}
+		}
+		label := fmt.Sprintf("%s: principal %q", name, p)
+		switch {
+		case errors.Is(err, idp.ErrNotFound):
+			out = append(out, namedCheck{label, fmt.Errorf("not found: the principal filter matches no account (%v)", err)})
+		case err != nil:
+			out = append(out, namedCheck{label, err})
+		default:
+			state := "enabled"
+			if !id.Enabled {
+				state = "NOT enabled (disabled, expired, locked or suspended): its handshakes are refused"
+			}
+			out = append(out, namedCheck{fmt.Sprintf("%s found, %s, %d groups; lookup with groups %s cold, %s warm",
+				label, state, len(id.Groups), cold.Round(time.Millisecond), warm.Round(100*time.Microsecond)), nil})
+		}
+	}
+	return out
 }

@@ -163,6 +163,10 @@ func (c *Cache) FindByKey(ctx context.Context, key [32]byte) (string, error) {
 	return principal, nil
 }
 
+// Unwrap returns the wrapped directory, for diagnostics that must measure
+// the directory itself (zapgate doctor). Close the Cache, not the result.
+func (c *Cache) Unwrap() idp.Directory { return c.dir }
+
 // Close stops background refreshes, waits for queries in flight (each is
 // bounded by QueryTimeout) and closes the wrapped directory when it is an
 // idp.Closer.

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/zapgate/zapgate/config"
+)
+
+// TestDoctorPrincipalCheck looks principals up through the configured
+// directory as `doctor --principal` does: found and enabled, found but
+// disabled (reported, not failed), and not found (failed).
+func TestDoctorPrincipalCheck(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "directory.yaml")
+	data, err := os.ReadFile(filepath.Join("..", "..", "examples", "directory.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := &config.Config{}
+	cfg.Directory.Type = "static"
+	cfg.Directory.Static.File = dir
+	checks := checkPrincipals(context.Background(), cfg, []string{"PROXY01$", "OLDPROXY$", "NOBODY$"})
+	if len(checks) != 3 {
+		t.Fatalf("got %d checks, want 3: %+v", len(checks), checks)
+	}
+	if c := checks[0]; c.err != nil || !strings.Contains(c.name, `"PROXY01$" found, enabled, 1 groups`) {
+		t.Errorf("PROXY01$: %q, %v", c.name, c.err)
+	}
+	if c := checks[1]; c.err != nil || !strings.Contains(c.name, "NOT enabled") {
+		t.Errorf("OLDPROXY$: %q, %v", c.name, c.err)
+	}
+	if c := checks[2]; c.err == nil || !strings.Contains(c.err.Error(), "not found") {
+		t.Errorf("NOBODY$: %q, %v", c.name, c.err)
+	}
+	cfg.Directory.Type = "nis"
+	if c := checkPrincipals(context.Background(), cfg, []string{"X"}); len(c) != 1 || c[0].err == nil {
+		t.Errorf("unknown directory type: %+v", c)
+	}
+}
