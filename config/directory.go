@@ -54,7 +54,7 @@ type LDAPDirectory struct {
 }
 
 // DirectoryCache configures the cache in front of a remote directory.
-// Zero values take the cache's defaults (5m, 30s, 15m, 5s).
+// Zero values take the cache's defaults (5m, 30s, 15m, 5s, 5s).
 type DirectoryCache struct {
 	// TTL is how long a positive answer is used.
 	TTL time.Duration `yaml:"ttl"`
@@ -65,6 +65,10 @@ type DirectoryCache struct {
 	StaleGrace time.Duration `yaml:"stale_grace"`
 	// QueryTimeout bounds one directory query.
 	QueryTimeout time.Duration `yaml:"query_timeout"`
+	// OutageBackoff is how long after a failed query handshakes stop
+	// waiting for the directory: known principals get their stale answer
+	// at once, unknown ones a ZAP 300 at once.
+	OutageBackoff time.Duration `yaml:"outage_backoff"`
 }
 
 // Admin configures the admin HTTP listener (health and metrics).
@@ -103,7 +107,7 @@ func (d *Directory) validate(bad func(path, format string, args ...any), _ *yaml
 		bad("directory.type", "directory.type must be static or ldap, not %q", d.Type)
 	}
 	c := d.Cache
-	if c.TTL < 0 || c.NegativeTTL < 0 || c.StaleGrace < 0 || c.QueryTimeout < 0 {
+	if c.TTL < 0 || c.NegativeTTL < 0 || c.StaleGrace < 0 || c.QueryTimeout < 0 || c.OutageBackoff < 0 {
 		bad("directory.cache", "directory.cache durations must not be negative")
 	}
 }

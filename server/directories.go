@@ -28,6 +28,6 @@ func openLDAP(cfg *config.Config, log *slog.Logger) (idp.Directory, error) {
 	}
 	c := cfg.Directory.Cache
 	return cache.New(d, cache.Options{
-		TTL: c.TTL, NegativeTTL: c.NegativeTTL, StaleGrace: c.StaleGrace, QueryTimeout: c.QueryTimeout, Logger: log,
+		TTL: c.TTL, NegativeTTL: c.NegativeTTL, StaleGrace: c.StaleGrace, QueryTimeout: c.QueryTimeout, OutageBackoff: c.OutageBackoff, Logger: log,
 	}), nil
 }

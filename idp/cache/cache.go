@@ -24,6 +24,8 @@ const (
 	DefaultStaleGrace = 15 * time.Minute
 	// DefaultQueryTimeout is the default Options.QueryTimeout.
 	DefaultQueryTimeout = 5 * time.Second
+	// DefaultOutageBackoff is the default Options.OutageBackoff.
+	DefaultOutageBackoff = 5 * time.Second
 	// DefaultMaxEntries is the default Options.MaxEntries.
 	DefaultMaxEntries = 10000
 )
@@ -47,6 +49,14 @@ type Options struct {
 	StaleGrace time.Duration
 	// QueryTimeout bounds each directory query (default 5s).
 	QueryTimeout time.Duration
+	// OutageBackoff is how long after a failed directory query a lookup
+	// that misses does not wait for the directory: a principal within its
+	// stale grace gets its stale answer at once and an unknown one an
+	// idp.ErrUnavailable error at once, while one query per key still goes
+	// out in the background so that recovery is noticed. It keeps a
+	// directory that hangs from stalling every handshake for QueryTimeout
+	// (default 5s; negative disables: every miss waits for its query).
+	OutageBackoff time.Duration
 	// MaxEntries bounds each table (principals, keys); the least recently
 	// stored entry is evicted first (default 10000).
 	MaxEntries int
@@ -70,6 +80,10 @@ type Cache struct {
 
 	wg     sync.WaitGroup // directory queries in flight
 	closed atomic.Bool
+
+	outageMu    sync.Mutex
+	outageUntil time.Time // misses do not wait for the directory before this
+	outageCause error     // the failure that started the back-off
 }
 
 var (
@@ -117,6 +131,12 @@ func withDefaults(o Options) Options {
 	}
 	if o.QueryTimeout <= 0 {
 		o.QueryTimeout = DefaultQueryTimeout
+	}
+	switch {
+	case o.OutageBackoff == 0:
+		o.OutageBackoff = DefaultOutageBackoff
+	case o.OutageBackoff < 0:
+		o.OutageBackoff = 0
 	}
 	if o.MaxEntries <= 0 {
 		o.MaxEntries = DefaultMaxEntries
@@ -194,5 +214,30 @@ func (c *Cache) Close() error {
 // errClosed is the query failure of a closed Cache; it wraps
 // idp.ErrUnavailable so callers answer with a temporary failure.
 var errClosed = fmt.Errorf("cache: closed: %w", idp.ErrUnavailable)
+
+// queryDone records the outcome of a directory query for the outage
+// back-off: a failure starts (or extends) it, an answer ends it.
+func (c *Cache) queryDone(err error) {
+	c.outageMu.Lock()
+	defer c.outageMu.Unlock()
+	if err == nil || errors.Is(err, idp.ErrNotFound) {
+		c.outageUntil, c.outageCause = time.Time{}, nil
+		return
+	}
+	if c.opts.OutageBackoff > 0 {
+		c.outageUntil, c.outageCause = c.now().Add(c.opts.OutageBackoff), err
+	}
+}
+
+// inOutage returns the failure that started the outage back-off when now is
+// within it, and nil otherwise.
+func (c *Cache) inOutage(now time.Time) error {
+	c.outageMu.Lock()
+	defer c.outageMu.Unlock()
+	if c.outageCause != nil && now.Before(c.outageUntil) {
+		return c.outageCause
+	}
+	return nil
+}
 
 func (c *Cache) now() time.Time { return c.opts.Now() }

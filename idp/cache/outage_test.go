@@ -62,7 +62,7 @@ func TestStaleGrace(t *testing.T) {
 
 func TestRecoveryAfterOutage(t *testing.T) {
 	dir := newFakeDir(proxy01)
-	c, clk := newTestCache(t, dir, Options{RefreshAhead: -1})
+	c, clk := newTestCache(t, dir, Options{RefreshAhead: -1, OutageBackoff: -1})
 	ctx := context.Background()
 	if _, err := c.Lookup(ctx, "PROXY01$"); err != nil {
 		t.Fatal(err)
@@ -155,5 +155,54 @@ func TestQueryTimeout(t *testing.T) {
 	_, err := c.Lookup(context.Background(), "PROXY01$")
 	if !errors.Is(err, idp.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want ErrUnavailable wrapping the deadline", err)
+	}
+}
+
+// TestOutageBackoff: after a query fails, misses do not wait for a directory
+// that hangs: a known principal gets its stale answer and an unknown one
+// ErrUnavailable at once (the caller's deadline would expire otherwise),
+// while a query per key still goes out; after the back-off, and as soon as
+// a query answers, lookups wait for the directory again.
+func TestOutageBackoff(t *testing.T) {
+	dir := newFakeDir(proxy01, repo01)
+	c, clk := newTestCache(t, dir, Options{RefreshAhead: -1, QueryTimeout: time.Hour, OutageBackoff: 5 * time.Second})
+	ctx := context.Background()
+	for _, p := range []string{"PROXY01$", "REPO01$"} {
+		if _, err := c.Lookup(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.Advance(6 * time.Minute)
+	dir.set(func(d *fakeDir) { d.fail = errDown })
+	if id, err := c.Lookup(ctx, "PROXY01$"); err != nil || !id.Stale { // waits for the failing query
+		t.Fatalf("first lookup in the outage: %+v, %v", id, err)
+	}
+	// Now the directory hangs (until the hour-long query timeout).
+	hang := make(chan struct{})
+	t.Cleanup(func() { close(hang) })
+	dir.set(func(d *fakeDir) { d.fail = nil; d.gates["REPO01$"] = hang; d.gates["NEW01$"] = hang })
+	short, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	id, err := c.Lookup(short, "REPO01$")
+	if err != nil || !id.Stale {
+		t.Fatalf("known principal during the back-off: %+v, %v; want its stale answer without waiting", id, err)
+	}
+	if _, err := c.Lookup(short, "NEW01$"); !errors.Is(err, idp.ErrUnavailable) || !errors.Is(err, errDown) {
+		t.Fatalf("unknown principal during the back-off: %v; want ErrUnavailable citing the failure", err)
+	}
+	if short.Err() != nil {
+		t.Fatal("a lookup waited for the hanging directory during the back-off")
+	}
+	waitFor(t, "background queries for both keys", func() bool { return dir.count("REPO01$") == 2 && dir.count("NEW01$") == 1 })
+	if s := c.Stats(); s.Backoffs != 2 {
+		t.Fatalf("stats = %+v, want 2 back-off answers", s)
+	}
+	// A query that answers ends the back-off.
+	if _, err := c.Lookup(ctx, "PROXY01$"); err != nil { // in back-off: stale, starts a query that succeeds
+		t.Fatal(err)
+	}
+	waitFor(t, "the outage to end", func() bool { return c.inOutage(clk.Now()) == nil })
+	if id, err := c.Lookup(ctx, "PROXY01$"); err != nil || id.Stale {
+		t.Fatalf("after a successful query: %+v, %v; want a fresh answer", id, err)
 	}
 }

@@ -17,6 +17,9 @@ type Stats struct {
 	// Errors counts directory queries that failed (idp.ErrNotFound is an
 	// answer, not an error).
 	Errors uint64
+	// Backoffs counts misses answered without waiting for the directory
+	// because a query failed within Options.OutageBackoff.
+	Backoffs uint64
 	// Refreshes counts background refreshes started ahead of expiry.
 	Refreshes uint64
 	// Queries counts directory queries issued (misses share one query per
@@ -34,8 +37,8 @@ type Stats struct {
 }
 
 type counters struct {
-	hits, misses, staleServes, errors, refreshes, queries atomic.Uint64
-	queryNanos, queryMaxNanos                             atomic.Int64
+	hits, misses, staleServes, errors, refreshes, queries, backoffs atomic.Uint64
+	queryNanos, queryMaxNanos                                       atomic.Int64
 }
 
 func (s *counters) observe(d time.Duration) {
@@ -57,6 +60,7 @@ func (c *Cache) Stats() Stats {
 		StaleServes: c.stats.staleServes.Load(),
 		Errors:      c.stats.errors.Load(),
 		Refreshes:   c.stats.refreshes.Load(),
+		Backoffs:    c.stats.backoffs.Load(),
 		Queries:     c.stats.queries.Load(),
 		QueryTime:   time.Duration(c.stats.queryNanos.Load()),
 		QueryMax:    time.Duration(c.stats.queryMaxNanos.Load()),

@@ -105,6 +105,14 @@ func (t *table[K, V]) get(ctx context.Context, k K) (v V, stale bool, err error)
 	f := t.join(ctx, k)
 	t.mu.Unlock()
 
+	if cause := t.c.inOutage(now); cause != nil {
+		select {
+		case <-f.done: // answered already: use it below
+		default:
+			t.c.stats.backoffs.Add(1)
+			return t.serveStale(k, fmt.Errorf("%w (a directory query failed less than %s ago; not waiting for a new one)", cause, t.c.opts.OutageBackoff))
+		}
+	}
 	select {
 	case <-f.done:
 	case <-ctx.Done():
@@ -169,6 +177,7 @@ func (t *table[K, V]) run(ctx context.Context, k K, f *flight[V]) {
 	start := time.Now()
 	val, err := t.fetch(ctx, k)
 	t.c.stats.observe(time.Since(start))
+	t.c.queryDone(err)
 
 	t.mu.Lock()
 	switch {
