@@ -5,6 +5,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/zapgate/zapgate/broker/audit"
 	"github.com/zapgate/zapgate/certs"
+	"github.com/zapgate/zapgate/idp"
+	"github.com/zapgate/zapgate/idp/cache"
 	"github.com/zapgate/zapgate/policy"
 	"github.com/zapgate/zapgate/zap"
 )
@@ -62,6 +64,30 @@ func newRegistry(z *zap.Server, keys *certs.Registry, pol *policy.Store, log *au
 		{"policy_stale", "1 when the policy file on disk is not the policy that serves.", false, func() float64 { return b2f(pol.Status().LastError != "") }},
 	})
 	return reg
+}
+
+// directoryMetrics exposes the directory cache's counters when dir is
+// cached (remote directories are): hits, misses, stale serves, back-off
+// answers, failed queries and query latency (sum and maximum, with the
+// query count giving the mean).
+func directoryMetrics(reg *prometheus.Registry, dir idp.Directory) {
+	c, ok := dir.(*cache.Cache)
+	if !ok {
+		return
+	}
+	cs := func(f func(cache.Stats) float64) func() float64 { return func() float64 { return f(c.Stats()) } }
+	register(reg, []metric{
+		{"directory_cache_hits_total", "Directory lookups answered from a fresh cache entry.", true, cs(func(s cache.Stats) float64 { return float64(s.Hits) })},
+		{"directory_cache_misses_total", "Directory lookups that needed a directory query.", true, cs(func(s cache.Stats) float64 { return float64(s.Misses) })},
+		{"directory_cache_stale_serves_total", "Answers served stale (within stale_grace) because the directory failed.", true, cs(func(s cache.Stats) float64 { return float64(s.StaleServes) })},
+		{"directory_cache_backoffs_total", "Misses answered without waiting during the outage back-off.", true, cs(func(s cache.Stats) float64 { return float64(s.Backoffs) })},
+		{"directory_cache_refreshes_total", "Background refreshes started ahead of expiry.", true, cs(func(s cache.Stats) float64 { return float64(s.Refreshes) })},
+		{"directory_cache_entries", "Cached principals (positive and negative answers).", false, cs(func(s cache.Stats) float64 { return float64(s.Entries) })},
+		{"directory_queries_total", "Directory queries issued.", true, cs(func(s cache.Stats) float64 { return float64(s.Queries) })},
+		{"directory_query_errors_total", "Directory queries that failed (not found is an answer, not an error).", true, cs(func(s cache.Stats) float64 { return float64(s.Errors) })},
+		{"directory_query_seconds_total", "Total time spent in directory queries.", true, cs(func(s cache.Stats) float64 { return s.QueryTime.Seconds() })},
+		{"directory_query_seconds_max", "Longest directory query since start.", false, cs(func(s cache.Stats) float64 { return s.QueryMax.Seconds() })},
+	})
 }
 
 func b2f(b bool) float64 {

@@ -124,6 +124,7 @@ func (s *Server) startAdmin() error {
 	}
 	reg := newRegistry(s.zap, s.keys, s.policy, s.audit)
 	s.syslog.metrics(reg)
+	directoryMetrics(reg, s.dir)
 	s.admin = admin.New(reg, s.log)
 	s.admin.AddCheck("zap", func() error {
 		select {
