@@ -52,7 +52,7 @@ lint: ## gofmt, go vet, and staticcheck when it installs from the Go module prox
 demo: deps build ## Run the demo: a backup control plane on 127.0.0.1 through the real broker, with refusals, a live revocation and the audit trail.
 	./bin/zapgate demo
 
-bench: ## Benchmarks with same-run baselines: ZAP handshakes, relay round trips, durable audit records, policy decisions.
+bench: ## Benchmarks with same-run baselines: ZAP handshakes, relay round trips, durable audit records, policy decisions, and directory queries and handshakes/s with a cold, warm and disabled cache against a Samba AD DC.
 	@scripts/bench.sh $(BENCHTIME)
 
 clean: ## Remove build output.

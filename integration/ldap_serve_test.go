@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -23,12 +24,31 @@ import (
 // given cache settings; alice (in the group) and bob (in no group) have keys.
 func ldapServeEnv(t *testing.T, s *slapd, cache string) (*serveEnv, string) {
 	t.Helper()
+	group := "cn=backup-servers,ou=groups," + ldapBase
+	ldap := fmt.Sprintf(`    urls: [%s]
+    ca_file: %s
+    bind_dn: %s
+    base_dn: %s
+    flavour: generic
+    group_mode: memberof
+`, s.ldapsURL, s.caFile, ldapSvcDN, ldapBase)
+	e := directoryServeEnv(t, ldap, ldapSvcPW, cache, group, map[string]string{"alice": "alice", "bob": "bob"})
+	return e, group
+}
+
+// directoryServeEnv prepares `zapgate serve` with directory.type ldap: ldap
+// is the indented body of directory.ldap (without the password, which is
+// written to a file and added as bind_password_file), cache that of
+// directory.cache. The policy gives group the role backup-server (serve
+// and request proxy task.*). nodes maps a key name (DIR/NAME.key) to the
+// principal registered for it.
+func directoryServeEnv(t *testing.T, ldap, password, cache, group string, nodes map[string]string) *serveEnv {
+	t.Helper()
 	e := newServeEnv(t)
 	pwFile := filepath.Join(e.dir, "ldap-password")
-	if err := os.WriteFile(pwFile, []byte(ldapSvcPW+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(pwFile, []byte(password+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	group := "cn=backup-servers,ou=groups," + ldapBase
 	policy := fmt.Sprintf(`version: 1
 roles:
   backup-server:
@@ -41,27 +61,17 @@ bindings:
 `, group)
 	os.WriteFile(filepath.Join(e.dir, "policy.yaml"), []byte(policy), 0o644)
 	cfg, _ := os.ReadFile(e.config)
-	cfg = []byte(strings.Replace(string(cfg), "directory:\n  type: static\n  static: {file: "+e.dir+"/directory.yaml}\n", fmt.Sprintf(`directory:
-  type: ldap
-  ldap:
-    urls: [%s]
-    ca_file: %s
-    bind_dn: %s
-    bind_password_file: %s
-    base_dn: %s
-    flavour: generic
-    group_mode: memberof
-  cache:
-%s`, s.ldapsURL, s.caFile, ldapSvcDN, pwFile, ldapBase, cache), 1))
+	cfg = []byte(strings.Replace(string(cfg), "directory:\n  type: static\n  static: {file: "+e.dir+"/directory.yaml}\n",
+		"directory:\n  type: ldap\n  ldap:\n"+ldap+"    bind_password_file: "+pwFile+"\n  cache:\n"+cache, 1))
 	if !strings.Contains(string(cfg), "type: ldap") {
 		t.Fatalf("config not rewritten:\n%s", cfg)
 	}
 	os.WriteFile(e.config, cfg, 0o644)
-	for _, n := range []string{"alice", "bob"} {
-		mustRun(t, "keygen", n, "--dir", e.dir)
-		mustRun(t, "keys", "add", filepath.Join(e.dir, n+".key"), "--principal", n, "--registry", filepath.Join(e.dir, "keys"))
+	for name, principal := range nodes {
+		mustRun(t, "keygen", name, "--dir", e.dir)
+		mustRun(t, "keys", "add", filepath.Join(e.dir, name+".key"), "--principal", principal, "--registry", filepath.Join(e.dir, "keys"))
 	}
-	return e, group
+	return e
 }
 
 // TestServeWithLDAPDirectory runs `zapgate serve` with directory.type ldap
@@ -72,9 +82,16 @@ bindings:
 func TestServeWithLDAPDirectory(t *testing.T) {
 	s := startSlapd(t)
 	e, group := ldapServeEnv(t, s, "    ttl: 1s\n    negative_ttl: 1s\n")
-	doctor := mustRun(t, "doctor", "--config", e.config)
+	doctor := mustRun(t, "doctor", "--config", e.config, "--principal", "alice")
 	if !strings.Contains(doctor, "ok    ldap "+s.ldapsURL) {
 		t.Errorf("doctor did not bind to slapd:\n%s", doctor)
+	}
+	if !strings.Contains(doctor, `ok    directory ldap: principal "alice" found, enabled`) {
+		t.Errorf("doctor did not find the test principal:\n%s", doctor)
+	}
+	if out, err := run(t, "doctor", "--config", e.config, "--principal", "nobody"); err == nil ||
+		!strings.Contains(out, `FAIL  directory ldap: principal "nobody": not found`) {
+		t.Errorf("doctor accepted a principal the filter cannot find (%v):\n%s", err, out)
 	}
 
 	cmd, out := e.start(t)
@@ -99,6 +116,12 @@ func TestServeWithLDAPDirectory(t *testing.T) {
 	rcancel()
 	if !errors.Is(err, client.ErrHandshake) {
 		t.Errorf("bob (no group) got %v, want the handshake refused", err)
+	}
+	_, metrics := e.get("/metrics")
+	for _, m := range []string{"zapgate_directory_queries_total", "zapgate_directory_cache_hits_total", "zapgate_directory_query_seconds_max"} {
+		if !regexp.MustCompile(`(?m)^`+m+` [1-9.]`).MatchString(metrics) && !regexp.MustCompile(`(?m)^`+m+` 0\.0*[1-9]`).MatchString(metrics) {
+			t.Errorf("metric %s missing or zero:\n%s", m, metrics)
+		}
 	}
 
 	// Remove alice from the group: within the cache lifetime (1s) her next

@@ -230,7 +230,7 @@ func (s *slapd) seed(t *testing.T) {
 
 // writeTestPKI writes ca.pem, server.pem and server.key (for 127.0.0.1 and
 // localhost) into dir and returns the CA file.
-func writeTestPKI(t *testing.T, dir string) string {
+func writeTestPKI(t testing.TB, dir string) string {
 	t.Helper()
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	caTmpl := &x509.Certificate{

@@ -59,19 +59,15 @@ type sambaDC struct {
 // under /etc/samba is touched), starts samba with only its LDAP service on
 // 127.0.0.1 (ports 389 and 636), and seeds it. It is stopped by PID at
 // cleanup.
-func startSamba(t *testing.T) *sambaDC {
+func startSamba(t testing.TB) *sambaDC {
 	t.Helper()
 	for _, bin := range []string{"/usr/bin/samba-tool", "/usr/sbin/samba"} {
 		if _, err := os.Stat(bin); err != nil {
 			t.Fatalf("%s missing: run `make deps` (installs samba, samba-ad-dc, samba-ad-provision, samba-dsdb-modules, winbind)", bin)
 		}
 	}
-	for _, addr := range []string{adLDAPAddr, adLDAPSAddr} {
-		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
-			c.Close()
-			t.Fatalf("%s is already in use: the Samba test needs ports 389 and 636 on 127.0.0.1", addr)
-		}
-	}
+	s := &sambaDC{logs: &syncWriter{w: &strings.Builder{}}}
+	s.checkPortsFree(t)
 	dir := t.TempDir()
 	pki := filepath.Join(dir, "pki")
 	if err := os.Mkdir(pki, 0o700); err != nil {
@@ -109,7 +105,32 @@ func startSamba(t *testing.T) *sambaDC {
 	}
 	t.Logf("provisioned in %s", time.Since(start).Round(time.Millisecond))
 
-	s := &sambaDC{caFile: caFile, conf: filepath.Join(target, "etc", "smb.conf"), logs: &syncWriter{w: &strings.Builder{}}}
+	s.caFile, s.conf = caFile, filepath.Join(target, "etc", "smb.conf")
+	t.Cleanup(s.stop)
+	s.start(t)
+	t.Logf("samba listening after %s", time.Since(start).Round(time.Millisecond))
+	s.seed(t)
+	return s
+}
+
+// checkPortsFree fails the test when something already listens on Samba's
+// LDAP ports.
+func (s *sambaDC) checkPortsFree(t testing.TB) {
+	t.Helper()
+	for _, addr := range []string{adLDAPAddr, adLDAPSAddr} {
+		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+			c.Close()
+			t.Fatalf("%s is already in use: the Samba test needs ports 389 and 636 on 127.0.0.1", addr)
+		}
+	}
+}
+
+// start runs samba on the provisioned domain and waits until it listens on
+// LDAPS. After stop it starts the same DC again, with its data intact; the
+// caller (startSamba) registers the cleanup that stops it by PID.
+func (s *sambaDC) start(t testing.TB) {
+	t.Helper()
+	s.checkPortsFree(t)
 	s.cmd = exec.Command("/usr/sbin/samba", "-i", "-M", "single", "-s", s.conf)
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
 	// Own process group, so a stop also reaches any helper samba forks.
@@ -119,13 +140,12 @@ func startSamba(t *testing.T) *sambaDC {
 	}
 	s.exited = make(chan error, 1)
 	go func(cmd *exec.Cmd, exited chan error) { exited <- cmd.Wait() }(s.cmd, s.exited)
-	t.Cleanup(s.stop)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", adLDAPSAddr, 200*time.Millisecond)
 		if err == nil {
 			c.Close()
-			break
+			return
 		}
 		select {
 		case err := <-s.exited:
@@ -138,9 +158,6 @@ func startSamba(t *testing.T) *sambaDC {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Logf("samba listening after %s", time.Since(start).Round(time.Millisecond))
-	s.seed(t)
-	return s
 }
 
 // stop terminates samba's process group by its PID and waits for it.
@@ -150,6 +167,7 @@ func (s *sambaDC) stop() {
 	}
 	pid := s.cmd.Process.Pid
 	syscall.Kill(-pid, syscall.SIGTERM)
+	syscall.Kill(-pid, syscall.SIGCONT) // in case a test paused it
 	select {
 	case <-s.exited:
 	case <-time.After(5 * time.Second):
@@ -167,7 +185,7 @@ func (s *sambaDC) logText() string {
 }
 
 // adminConn is an LDAPS connection bound as the domain Administrator.
-func (s *sambaDC) adminConn(t *testing.T) *goldap.Conn {
+func (s *sambaDC) adminConn(t testing.TB) *goldap.Conn {
 	t.Helper()
 	pem, err := os.ReadFile(s.caFile)
 	if err != nil {
@@ -208,7 +226,7 @@ func unicodePwd(pw string) string {
 //
 //	All Staff ∋ Ops ∋ Backup Servers ∋ {alice, PROXY01$}
 //	Bulk 00 … Bulk 11 ∋ we(ird)
-func (s *sambaDC) seed(t *testing.T) {
+func (s *sambaDC) seed(t testing.TB) {
 	t.Helper()
 	c := s.adminConn(t)
 	add := func(dn string, attrs map[string][]string) {
