@@ -36,6 +36,9 @@ const (
 	ldapSvcDN    = "cn=svc,ou=services,dc=example,dc=com"
 	ldapSvcPW    = "svc-password"
 	ldapWeirdUID = `we*ird(x)\`
+	// ldapDynGroupDN is a dynamic group (groupOfURLs) of the people with
+	// employeeType proxy: as seeded, carol and not dave.
+	ldapDynGroupDN = "cn=proxies,ou=groups," + ldapBase
 )
 
 // slapd is an OpenLDAP server started by a test on 127.0.0.1.
@@ -89,9 +92,15 @@ func (s *slapd) stop() {
 	s.cmd = nil
 }
 
-// startSlapd starts slapd (mdb backend, memberof overlay) with a fresh
-// database, TLS certificates generated for 127.0.0.1, and the seed entries.
-// It is stopped by PID at cleanup.
+// startSlapd starts slapd (mdb backend, memberof and dynlist overlays)
+// with a fresh database, TLS certificates generated for 127.0.0.1, and the
+// seed entries. It is stopped by PID at cleanup.
+//
+// memberof stores memberOf for static groups (groupOfNames); dynlist makes
+// groupOfURLs entries dynamic groups (member computed from memberURL) and,
+// with "+memberOf", adds the dynamic groups to memberOf when it is read.
+// The two merge: an entry's memberOf lists its static groups (stored) and
+// its dynamic groups (computed), each once.
 func startSlapd(t *testing.T) *slapd {
 	t.Helper()
 	const bin = "/usr/sbin/slapd"
@@ -107,9 +116,11 @@ func startSlapd(t *testing.T) *slapd {
 include /etc/ldap/schema/cosine.schema
 include /etc/ldap/schema/inetorgperson.schema
 include /etc/ldap/schema/nis.schema
+include /etc/ldap/schema/dyngroup.schema
 modulepath /usr/lib/ldap
 moduleload back_mdb
 moduleload memberof
+moduleload dynlist
 pidfile %[1]s/slapd.pid
 TLSCertificateFile %[1]s/server.pem
 TLSCertificateKeyFile %[1]s/server.key
@@ -124,6 +135,8 @@ overlay memberof
 memberof-group-oc groupOfNames
 memberof-member-ad member
 memberof-memberof-ad memberOf
+overlay dynlist
+dynlist-attrset groupOfURLs memberURL member+memberOf
 access to attrs=userPassword by anonymous auth by * none
 access to * by users read by * none
 `, dir, ldapBase, ldapRootDN, ldapRootPW)
@@ -226,6 +239,16 @@ func (s *slapd) seed(t *testing.T) {
 	for i := range 25 {
 		group(fmt.Sprintf("bulk-%02d", i), weird)
 	}
+	// A dynamic group (dynlist): the people whose employeeType is proxy.
+	for uid, typ := range map[string]string{"carol": "proxy", "dave": "staff"} {
+		add(fmt.Sprintf("uid=%s,ou=people,%s", uid, ldapBase), map[string][]string{
+			"objectClass": {"inetOrgPerson"}, "uid": {uid}, "cn": {uid}, "sn": {uid}, "employeeType": {typ},
+		})
+	}
+	add(ldapDynGroupDN, map[string][]string{
+		"objectClass": {"groupOfURLs"}, "cn": {"proxies"},
+		"memberURL": {"ldap:///ou=people," + ldapBase + "??one?(employeeType=proxy)"},
+	})
 }
 
 // writeTestPKI writes ca.pem, server.pem and server.key (for 127.0.0.1 and
