@@ -27,6 +27,11 @@ deps: ## Install Debian packages (apt-get when root, else print the command) and
 	  fi; \
 	else echo "Debian packages present: $(APT_PACKAGES)"; fi
 	$(GO) mod download
+	@# The OpenID provider of the enrollment tests (oidc-provider, pinned by integration/oidc/package-lock.json).
+	@if [ integration/oidc/package-lock.json -nt integration/oidc/node_modules/.package-lock.json ]; then \
+	  command -v npm >/dev/null || { echo "npm missing: install Node.js 20 or later with npm"; exit 1; }; \
+	  npm ci --prefix integration/oidc --no-audit --no-fund; \
+	else echo "integration/oidc: node modules up to date"; fi
 
 build: ## Build bin/zapgate.
 	$(GO) build -o bin/zapgate ./cmd/zapgate

@@ -2,10 +2,14 @@
 // process is alive), /readyz (every component check passes: ZAP server
 // answering, policy loaded, audit writable, …) with a JSON body naming each
 // check, and /metrics for Prometheus. It binds 127.0.0.1 by default.
+// Other components may mount their own endpoints (enrollment, under
+// /v1/enroll); with a certificate set by SetTLS the listener serves HTTPS
+// only.
 package admin
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,6 +36,8 @@ type Server struct {
 	log      *slog.Logger
 	srv      *http.Server
 	ln       net.Listener
+	mounts   map[string]http.Handler
+	tls      *tls.Config
 }
 
 // New returns a Server that exposes the metrics of reg.
@@ -49,9 +55,38 @@ func (s *Server) AddCheck(name string, c Check) {
 	s.checks[name] = c
 }
 
+// Mount serves h for the requests that match pattern (an http.ServeMux
+// pattern such as "/v1/enroll/"), beside the built-in endpoints. Call it
+// before Start.
+func (s *Server) Mount(pattern string, h http.Handler) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mounts == nil {
+		s.mounts = map[string]http.Handler{}
+	}
+	s.mounts[pattern] = h
+}
+
+// SetTLS makes Start serve HTTPS (TLS 1.2 or later) with the PEM
+// certificate chain and key in certFile and keyFile. It fails, naming the
+// files, when they cannot be loaded. Call it before Start.
+func (s *Server) SetTLS(certFile, keyFile string) error {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return fmt.Errorf("admin: TLS certificate %s and key %s: %w", certFile, keyFile, err)
+	}
+	s.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	return nil
+}
+
 // Handler returns the HTTP handler with every endpoint.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
+	s.mu.Lock()
+	for pattern, h := range s.mounts {
+		mux.Handle(pattern, h)
+	}
+	s.mu.Unlock()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
@@ -115,14 +150,18 @@ func (s *Server) Start(addr string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("admin: listen %s: %w", addr, err)
 	}
+	if s.tls != nil {
+		ln = tls.NewListener(ln, s.tls)
+	}
 	s.ln = ln
-	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	go func() {
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("admin server stopped", "error", err)
 		}
 	}()
-	s.log.Info("admin listening", "address", ln.Addr().String())
+	s.log.Info("admin listening", "address", ln.Addr().String(), "tls", s.tls != nil)
 	return ln.Addr().String(), nil
 }
 

@@ -43,6 +43,8 @@ type Config struct {
 	Directory Directory `yaml:"directory"`
 	// Admin configures the health and metrics listener.
 	Admin Admin `yaml:"admin"`
+	// Enroll configures identity-verified key enrollment (off by default).
+	Enroll Enroll `yaml:"enroll"`
 }
 
 // Policy locates the role-based policy file and its signature rules.
@@ -119,5 +121,6 @@ func Defaults() Config {
 		Audit:     auditDefaults(),
 		Directory: directoryDefaults(),
 		Admin:     Admin{Listen: "127.0.0.1:9750"},
+		Enroll:    enrollDefaults(),
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/zapgate/zapgate/idp/ldap"
+	"github.com/zapgate/zapgate/idp/okta"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -24,15 +25,18 @@ import (
 //	    negative_ttl: 30s
 //	    stale_grace: 15m
 type Directory struct {
-	// Type is the backend: "static" (a YAML file; the default) or "ldap"
-	// (Active Directory or a generic LDAP server). Okta arrives with its
-	// issue.
+	// Type is the backend: "static" (a YAML file; the default), "ldap"
+	// (Active Directory or a generic LDAP server) or "okta" (Okta's
+	// management API).
 	Type string `yaml:"type"`
 	// Static configures the static YAML directory.
 	Static StaticDirectory `yaml:"static"`
 	// LDAP configures the LDAP / Active Directory backend.
 	LDAP LDAPDirectory `yaml:"ldap"`
-	// Cache configures the cache in front of remote directories (ldap).
+	// Okta configures the Okta backend.
+	Okta OktaDirectory `yaml:"okta"`
+	// Cache configures the cache in front of remote directories (ldap,
+	// okta).
 	Cache DirectoryCache `yaml:"cache"`
 }
 
@@ -51,6 +55,14 @@ type LDAPDirectory struct {
 	BindPasswordFile string `yaml:"bind_password_file"`
 	// BindPasswordEnv names an environment variable holding the password.
 	BindPasswordEnv string `yaml:"bind_password_env"`
+}
+
+// OktaDirectory is the Okta backend's configuration; its secrets (the
+// private key, or an API token) are named by file or environment
+// variable, never inline. See idp/okta.Config.
+type OktaDirectory struct {
+	// Config is the backend's settings.
+	okta.Config `yaml:",inline"`
 }
 
 // DirectoryCache configures the cache in front of a remote directory.
@@ -76,6 +88,11 @@ type Admin struct {
 	// Listen is host:port for /healthz, /readyz and /metrics (default
 	// 127.0.0.1:9750; keep it on loopback or a management network).
 	Listen string `yaml:"listen"`
+	// TLSCertFile and TLSKeyFile (PEM) make the admin listener serve
+	// HTTPS; enroll.enabled requires them.
+	TLSCertFile string `yaml:"tls_cert_file"`
+	// TLSKeyFile is the PEM private key of TLSCertFile.
+	TLSKeyFile string `yaml:"tls_key_file"`
 }
 
 func directoryDefaults() Directory {
@@ -103,8 +120,12 @@ func (d *Directory) validate(bad func(path, format string, args ...any), _ *yaml
 		if d.LDAP.BindPasswordFile != "" && d.LDAP.BindPasswordEnv != "" {
 			bad("directory.ldap.bind_password_file", "set bind_password_file or bind_password_env, not both")
 		}
+	case "okta":
+		if err := d.Okta.Config.Validate(); err != nil {
+			bad("directory.okta", "directory.okta: %v", err)
+		}
 	default:
-		bad("directory.type", "directory.type must be static or ldap, not %q", d.Type)
+		bad("directory.type", "directory.type must be static, ldap or okta, not %q", d.Type)
 	}
 	c := d.Cache
 	if c.TTL < 0 || c.NegativeTTL < 0 || c.StaleGrace < 0 || c.QueryTimeout < 0 || c.OutageBackoff < 0 {

@@ -40,8 +40,13 @@ func (c *Config) validate(name string, root *yaml.Node) Errors {
 			bad("keys.registry", "keys.registry must name a directory")
 		}
 	case "directory":
-		if c.Directory.Type != "ldap" {
-			bad("keys.source", "keys.source directory needs directory.type ldap, not %q", c.Directory.Type)
+		switch {
+		case c.Directory.Type == "ldap":
+		case c.Directory.Type == "okta" && c.Directory.Okta.KeyAttribute != "":
+		case c.Directory.Type == "okta":
+			bad("keys.source", "keys.source directory with directory.type okta needs directory.okta.key_attribute")
+		default:
+			bad("keys.source", "keys.source directory needs directory.type ldap or okta, not %q", c.Directory.Type)
 		}
 	default:
 		bad("keys.source", "keys.source must be registry or directory, not %q", c.Keys.Source)
@@ -63,6 +68,7 @@ func (c *Config) validate(name string, root *yaml.Node) Errors {
 	}
 	c.Audit.validate(bad, root)
 	c.Directory.validate(bad, root)
+	c.validateEnroll(bad)
 	if c.Admin.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.Admin.Listen); err != nil {
 			bad("admin.listen", "admin.listen must be host:port (empty disables it), not %q", c.Admin.Listen)

@@ -31,12 +31,12 @@ func writeFile(t *testing.T, path, data string, mode os.FileMode) {
 
 func TestPolicyExampleChecksAndPasses(t *testing.T) {
 	out := mustRun(t, "policy", "check", examplePolicy)
-	wantAll(t, "check", out, examplePolicy+": ok (revision 2026-11-25.1;", "15 tests)")
+	wantAll(t, "check", out, examplePolicy+": ok (revision 2026-11-25.1;", "19 tests)")
 	if strings.Contains(out, "warning") {
 		t.Errorf("the example has warnings:\n%s", out)
 	}
 	out = mustRun(t, "policy", "test", examplePolicy)
-	wantAll(t, "test", out, "RESULT  TEST", "PASS    quarantine beats every role", "deny#1", "15 passed, 0 failed")
+	wantAll(t, "test", out, "RESULT  TEST", "PASS    quarantine beats every role", "deny#1", "19 passed, 0 failed")
 	out = mustRun(t, "policy", "test", examplePolicy, "a proxy*")
 	wantAll(t, "filtered test", out, "6 passed, 0 failed")
 	if out, err := run(t, "policy", "test", examplePolicy, "no such test"); err == nil || !strings.Contains(out, `no test named "no such test"`) {
@@ -112,7 +112,7 @@ func TestPolicyExplain(t *testing.T) {
 	wantAll(t, "explain", out,
 		"decision: DENY",
 		"revision: 2026-11-25.1",
-		`group "cn=backup servers, ou=groups, dc=corp, dc=example, dc=com": binding #1 (line 51) grants role backup-server`,
+		`group "cn=backup servers, ou=groups, dc=corp, dc=example, dc=com": binding #1 (line 57) grants role backup-server`,
 		`group "CN=Quarantine,OU=Groups,DC=corp,DC=example,DC=com": named by deny#1`,
 		`group "CN=Domain Users,CN=Users,DC=corp,DC=example,DC=com": not named by this policy; ignored`,
 		"roles: backup-server",
@@ -121,6 +121,10 @@ func TestPolicyExplain(t *testing.T) {
 	)
 	out = mustRun(t, "policy", "explain", examplePolicy, "--group", "okta:backup-proxies", "--action", "connect", "--source", "::ffff:10.30.1.2")
 	wantAll(t, "explain connect", out, "decision: ALLOW", "rule:     role:proxy:connect", "allowed by role:proxy:connect")
+	out = mustRun(t, "policy", "explain", examplePolicy, "--principal", "alice@corp.example.com", "--group", "okta:backup-admins",
+		"--action", "enroll", "--target", "svc-backup@corp.example.com")
+	wantAll(t, "explain enroll", out, "decision: ALLOW", `action:   enroll principal "svc-backup@corp.example.com"`,
+		"allowed by role:node-enroller:enroll#2", "needs 2 distinct approvers")
 	if out, err := run(t, "policy", "explain", examplePolicy, "--action", "delete"); err == nil || !strings.Contains(out, "--action") {
 		t.Errorf("bad --action accepted (%v):\n%s", err, out)
 	}

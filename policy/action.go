@@ -23,12 +23,19 @@ const (
 	Publish
 	// Subscribe is a node subscribing to Action.Topic.
 	Subscribe
+	// Enroll is a person binding a new CURVE key to the principal
+	// Action.Target through the enrollment endpoint; the subject is the
+	// person approving, not the node.
+	Enroll
 )
 
 // numKinds bounds the kinds; kind bitmasks are 1<<Kind.
-const numKinds = 6
+const numKinds = 7
 
-var kindNames = [numKinds]string{"", "connect", "serve", "request", "publish", "subscribe"}
+var kindNames = [numKinds]string{"", "connect", "serve", "request", "publish", "subscribe", "enroll"}
+
+// kindList is the list of kind names for error messages.
+const kindList = "connect, serve, request, publish, subscribe or enroll"
 
 // String returns the kind's name as written in policy files, or
 // "invalid(N)".
@@ -40,14 +47,14 @@ func (k Kind) String() string {
 }
 
 // ParseKind returns the kind named s ("connect", "serve", "request",
-// "publish" or "subscribe").
+// "publish", "subscribe" or "enroll").
 func ParseKind(s string) (Kind, error) {
 	for k := Connect; int(k) < numKinds; k++ {
 		if kindNames[k] == s {
 			return k, nil
 		}
 	}
-	return 0, fmt.Errorf("policy: unknown action kind %q (want connect, serve, request, publish or subscribe)", s)
+	return 0, fmt.Errorf("policy: unknown action kind %q (want %s)", s, kindList)
 }
 
 // Subject is who acts: the principal the key registry bound the CURVE key
@@ -64,7 +71,8 @@ type Subject struct {
 
 // Action is what a subject wants to do. Which fields matter depends on
 // Kind: Source for Connect, Service for Serve, Service and Command for
-// Request, Topic for Publish and Subscribe; the others are ignored.
+// Request, Topic for Publish and Subscribe, Target for Enroll; the others
+// are ignored.
 type Action struct {
 	// Kind is what the action does.
 	Kind Kind
@@ -78,6 +86,9 @@ type Action struct {
 	// Source is the peer's IP address; IPv4-mapped IPv6 addresses are
 	// treated as IPv4 and zones are dropped.
 	Source netip.Addr
+	// Target is the principal a key is to be bound to (Enroll), e.g.
+	// "PROXY01$"; compared case-insensitively.
+	Target string
 }
 
 // String describes the action the way explain prints it, e.g.
@@ -97,6 +108,8 @@ func (a Action) String() string {
 		return fmt.Sprintf("publish topic %q", a.Topic)
 	case Subscribe:
 		return fmt.Sprintf("subscribe topic %q", a.Topic)
+	case Enroll:
+		return fmt.Sprintf("enroll principal %q", a.Target)
 	}
 	return fmt.Sprintf("action of %s kind", a.Kind)
 }
@@ -124,6 +137,8 @@ func (a *Action) check() string {
 			return ""
 		}
 		return nameProblem("topic", a.Topic)
+	case Enroll:
+		return targetProblem(a.Target)
 	}
 	return "unknown action kind"
 }

@@ -137,7 +137,7 @@ func (c *compiler) denyRule(i int, rd *rawDeny) {
 		for _, a := range rd.scope.actions {
 			k, err := ParseKind(a.s)
 			if err != nil {
-				c.errorf(a.line, "%s actions: unknown action %q (want connect, serve, request, publish or subscribe)", what, a.s)
+				c.errorf(a.line, "%s actions: unknown action %q (want %s)", what, a.s, kindList)
 				continue
 			}
 			d.kinds |= 1 << k

@@ -69,6 +69,10 @@ type Rule struct {
 	File string
 	// Line is the 1-based line of the rule in File, or 0.
 	Line int
+	// Approvals is how many distinct people must approve an enrollment
+	// that this rule grants: 1 or 2 for a role's enroll entry, 0 for every
+	// other rule.
+	Approvals int
 }
 
 // String describes the rule in one line, e.g.

@@ -38,6 +38,7 @@ type rawPerms struct {
 	request   []*rawRequest
 	publish   []strAt
 	subscribe []strAt
+	enroll    []*rawEnroll
 	actions   []strAt // deny rules only
 }
 
@@ -81,8 +82,9 @@ type rawTest struct {
 	groups                   []strAt
 	kind                     strAt
 	service, command, topic  strAt
-	source                   strAt
+	source, target           strAt
 	expect, expectRule       strAt
+	approvals, approvLine    int
 	expectRoles              []strAt
 	expectRolesSet, actionOK bool
 }
@@ -143,7 +145,7 @@ func decodeRaw(name string, data []byte) (*rawPolicy, Errors) {
 			d.mapping(v, "roles", nil, func(name string, k, rv *yaml.Node) {
 				r := &rawRole{name: strAt{name, k.Line}}
 				what := fmt.Sprintf("role %q", name)
-				d.mapping(rv, what, []string{"description", "connect", "serve", "request", "publish", "subscribe"},
+				d.mapping(rv, what, []string{"description", "connect", "serve", "request", "publish", "subscribe", "enroll"},
 					func(key string, _, v *yaml.Node) {
 						if key == "description" {
 							r.description = d.optStr(v, what+" description")
@@ -218,6 +220,8 @@ func (d *decoder) perm(p *rawPerms, key string, v *yaml.Node, what string) {
 		p.subscribe = d.strs(v, what, false)
 	case "actions":
 		p.actions = d.strs(v, what, false)
+	case "enroll":
+		d.enroll(p, v, what)
 	case "request":
 		ok := d.sequence(v, what, func(i int, item *yaml.Node) {
 			rq := &rawRequest{line: item.Line}
@@ -275,7 +279,7 @@ func (d *decoder) binding(i int, n *yaml.Node) *rawBinding {
 func (d *decoder) denyRule(i int, n *yaml.Node) *rawDeny {
 	r := &rawDeny{line: n.Line}
 	what := fmt.Sprintf("deny rule #%d", i+1)
-	known := []string{"group", "principal", "reason", "actions", "connect", "serve", "request", "publish", "subscribe"}
+	known := []string{"group", "principal", "reason", "actions", "connect", "serve", "request", "publish", "subscribe", "enroll"}
 	r.ok = d.mapping(n, what, known, func(key string, _, v *yaml.Node) {
 		switch key {
 		case "group", "principal":

@@ -154,6 +154,11 @@ func diffActions(ps ...*Policy) []Action {
 				add(Action{Kind: Subscribe, Topic: n})
 			}
 		}
+		for _, er := range ps.enroll {
+			for _, pp := range er.principals {
+				add(Action{Kind: Enroll, Target: pp.sample()})
+			}
+		}
 	}
 	for _, p := range ps {
 		for _, r := range p.roles {

@@ -195,6 +195,9 @@ func (e *Explanation) writeWhy(b *strings.Builder) {
 		}
 	case RuleGrant:
 		fmt.Fprintf(b, "  allowed by %s, the first grant in file order.\n", d.Rule.ID)
+		if d.Rule.Approvals > 1 {
+			fmt.Fprintf(b, "  the enrollment needs %d distinct approvers before the key is bound.\n", d.Rule.Approvals)
+		}
 	case RuleDefault:
 		if len(d.Roles) == 0 {
 			b.WriteString("  the identity has no roles; anything not allowed is denied (default deny).\n")

@@ -13,6 +13,7 @@ import (
 func FuzzLoad(f *testing.F) {
 	f.Add([]byte(fixture))
 	f.Add([]byte(testsFixture))
+	f.Add([]byte(enrollFixture))
 	f.Add([]byte("version: 1\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := Parse("fuzz.yaml", data)
@@ -41,6 +42,7 @@ func FuzzLoad(f *testing.F) {
 			{Kind: Connect}, {Kind: Connect, Source: netip.MustParseAddr("10.0.0.1")},
 			{Kind: Serve, Service: "proxy"}, {Kind: Request, Service: "proxy", Command: "task.start"},
 			{Kind: Publish, Topic: "job.status.x"}, {Kind: Subscribe, Topic: "job.x.y"}, {Kind: 42},
+			{Kind: Enroll, Target: "PROXY01$"}, {Kind: Enroll, Target: "svc-backup@corp.example.com"},
 		}
 		for _, s := range subjects {
 			for _, a := range actions {

@@ -14,6 +14,7 @@ type perms struct {
 	request   []requestRule
 	publish   []patternRule
 	subscribe []patternRule
+	enroll    []enrollRule
 }
 
 type connectPerm struct {
@@ -61,6 +62,8 @@ func (ps *perms) grant(a *Action) *Rule {
 			return grantPattern(ps.subscribe, strings.Split(a.Topic, "."))
 		}
 		return matchPatterns(ps.subscribe, a.Topic)
+	case Enroll:
+		return grantEnroll(ps.enroll, a.Target)
 	}
 	return nil
 }
@@ -101,6 +104,12 @@ func (ps *perms) eachGrant(a *Action, fn func(*Rule)) {
 			return
 		}
 		one(ps.subscribe, a.Topic)
+	case Enroll:
+		for i := range ps.enroll {
+			if r := grantEnroll(ps.enroll[i:i+1], a.Target); r != nil {
+				fn(r)
+			}
+		}
 	}
 }
 
@@ -129,7 +138,8 @@ func matchPatterns(ps []patternRule, name string) *Rule {
 
 // empty reports whether no permission is listed.
 func (ps *perms) empty() bool {
-	return ps.connect == nil && len(ps.serve) == 0 && len(ps.request) == 0 && len(ps.publish) == 0 && len(ps.subscribe) == 0
+	return ps.connect == nil && len(ps.serve) == 0 && len(ps.request) == 0 && len(ps.publish) == 0 && len(ps.subscribe) == 0 &&
+		len(ps.enroll) == 0
 }
 
 // each calls fn with every entry's rule, in the order of the permission
@@ -149,6 +159,9 @@ func (ps *perms) each(fn func(k Kind, r *Rule)) {
 	}
 	for i := range ps.subscribe {
 		fn(Subscribe, &ps.subscribe[i].rule)
+	}
+	for i := range ps.enroll {
+		fn(Enroll, &ps.enroll[i].rule)
 	}
 }
 
@@ -221,6 +234,7 @@ func (c *compiler) compilePerms(rp *rawPerms, what, prefix string, base Rule) pe
 			ps.request = append(ps.request, r)
 		}
 	}
+	ps.enroll = c.compileEnroll(rp.enroll, what, base.Kind == RuleGrant, rule)
 	return ps
 }
 

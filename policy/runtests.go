@@ -23,6 +23,9 @@ type TestResult struct {
 	ExpectRule string
 	// ExpectRoles are the expected roles, nil when not given.
 	ExpectRoles []string
+	// ExpectApprovals is the expected number of approvals of an enroll
+	// grant, 0 when not given.
+	ExpectApprovals int
 	// Failure says what did not match, or "" when the test passed.
 	Failure string
 }
@@ -65,7 +68,7 @@ func RunTests(p *Policy, filter []string) ([]TestResult, error) {
 
 func (t *testCase) run(p *Policy) TestResult {
 	d := p.Decide(t.subject, t.action)
-	r := TestResult{Name: t.name, Line: t.line, Decision: d, Expect: "deny", ExpectRule: t.expectRule}
+	r := TestResult{Name: t.name, Line: t.line, Decision: d, Expect: "deny", ExpectRule: t.expectRule, ExpectApprovals: t.approvals}
 	if t.expectAllow {
 		r.Expect = "allow"
 	}
@@ -81,6 +84,9 @@ func (t *testCase) run(p *Policy) TestResult {
 	}
 	if t.rolesSet && !sameSet(d.Roles, t.expectRoles) {
 		why = append(why, fmt.Sprintf("expected roles [%s], got [%s]", strings.Join(t.expectRoles, ", "), strings.Join(d.Roles, ", ")))
+	}
+	if t.approvals != 0 && d.Rule.Approvals != t.approvals {
+		why = append(why, fmt.Sprintf("expected %d approvals, got %d", t.approvals, d.Rule.Approvals))
 	}
 	r.Failure = strings.Join(why, "; ")
 	r.Pass = r.Failure == ""

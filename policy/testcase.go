@@ -16,13 +16,14 @@ type testCase struct {
 	expectRule  string   // "" when not given
 	expectRoles []string // compared as a set when expectRolesSet
 	rolesSet    bool
+	approvals   int // expect_approvals; 0 when not given
 }
 
 // test decodes one entry of tests:.
 func (d *decoder) test(i int, n *yaml.Node) *rawTest {
 	t := &rawTest{line: n.Line}
 	what := fmt.Sprintf("test #%d", i+1)
-	known := []string{"name", "identity", "action", "expect", "expect_rule", "expect_roles"}
+	known := []string{"name", "identity", "action", "expect", "expect_rule", "expect_roles", "expect_approvals"}
 	d.mapping(n, what, known, func(key string, _ *yaml.Node, v *yaml.Node) {
 		switch key {
 		case "name":
@@ -36,7 +37,7 @@ func (d *decoder) test(i int, n *yaml.Node) *rawTest {
 				}
 			})
 		case "action":
-			t.actionOK = d.mapping(v, what+" action", []string{"kind", "service", "command", "topic", "source"}, func(key string, _, v *yaml.Node) {
+			t.actionOK = d.mapping(v, what+" action", []string{"kind", "service", "command", "topic", "source", "target"}, func(key string, _, v *yaml.Node) {
 				s, _ := d.str(v, what+" action "+key)
 				switch key {
 				case "kind":
@@ -49,6 +50,8 @@ func (d *decoder) test(i int, n *yaml.Node) *rawTest {
 					t.topic = s
 				case "source":
 					t.source = s
+				case "target":
+					t.target = s
 				}
 			})
 		case "expect":
@@ -58,6 +61,15 @@ func (d *decoder) test(i int, n *yaml.Node) *rawTest {
 		case "expect_roles":
 			t.expectRoles = d.strs(v, what+" expect_roles", true)
 			t.expectRolesSet = true
+		case "expect_approvals":
+			t.approvLine = v.Line
+			switch {
+			case !d.node(v, what+" expect_approvals"):
+			case v.Kind != yaml.ScalarNode || v.Tag != "!!int" || (v.Value != "1" && v.Value != "2"):
+				d.errorf(v.Line, "%s expect_approvals: %s; want 1 or 2", what, describe(v))
+			default:
+				t.approvals = int(v.Value[0] - '0')
+			}
 		}
 	})
 	if n.Kind == yaml.MappingNode {
@@ -104,6 +116,10 @@ func (c *compiler) tests(raws []*rawTest) {
 			t.expectRule = rt.expectRule.s
 		}
 		t.rolesSet = rt.expectRolesSet
+		t.approvals = rt.approvals
+		if rt.approvLine > 0 && (!rt.actionOK || t.action.Kind != Enroll) {
+			c.errorf(rt.approvLine, "%s expect_approvals: applies to enroll actions only", what)
+		}
 		seen := map[string]bool{}
 		for _, r := range rt.expectRoles {
 			if _, ok := c.p.roleIdx[r.s]; !ok {
@@ -145,7 +161,7 @@ func (c *compiler) testAction(rt *rawTest, what string) Action {
 	}
 	k, err := ParseKind(rt.kind.s)
 	if err != nil {
-		c.errorf(rt.kind.line, "%s action kind: %q; want connect, serve, request, publish or subscribe", what, rt.kind.s)
+		c.errorf(rt.kind.line, "%s action kind: %q; want %s", what, rt.kind.s, kindList)
 		return a
 	}
 	a.Kind = k
@@ -158,6 +174,7 @@ func (c *compiler) testAction(rt *rawTest, what string) Action {
 		{"service", rt.service, &a.Service, k == Serve || k == Request},
 		{"command", rt.command, &a.Command, k == Request},
 		{"topic", rt.topic, &a.Topic, k == Publish || k == Subscribe},
+		{"target", rt.target, &a.Target, k == Enroll},
 	}
 	for _, f := range fields {
 		switch {
@@ -165,6 +182,11 @@ func (c *compiler) testAction(rt *rawTest, what string) Action {
 			c.errorf(rt.kind.line, "%s action: %s needs %s", what, k, f.name)
 		case !f.need && f.v.line > 0:
 			c.errorf(f.v.line, "%s action: %s does not apply to %s", what, f.name, k)
+		case f.need && f.name == "target":
+			if msg := targetProblem(f.v.s); msg != "" {
+				c.errorf(f.v.line, "%s action: %s", what, msg)
+			}
+			*f.dst = f.v.s
 		case f.need:
 			if msg := nameProblem(f.name, f.v.s); msg != "" {
 				c.errorf(f.v.line, "%s action: %s", what, msg)

@@ -21,6 +21,7 @@ type DirectoryFactory func(cfg *config.Config, log *slog.Logger) (idp.Directory,
 var Directories = map[string]DirectoryFactory{
 	"static": openStatic,
 	"ldap":   openLDAP,
+	"okta":   openOkta,
 }
 
 func openStatic(cfg *config.Config, log *slog.Logger) (idp.Directory, error) {

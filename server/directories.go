@@ -7,6 +7,7 @@ import (
 	"github.com/zapgate/zapgate/idp"
 	"github.com/zapgate/zapgate/idp/cache"
 	"github.com/zapgate/zapgate/idp/ldap"
+	"github.com/zapgate/zapgate/idp/okta"
 )
 
 // openLDAP opens the LDAP / Active Directory backend behind the cache. The
@@ -28,6 +29,25 @@ func openLDAP(cfg *config.Config, log *slog.Logger) (idp.Directory, error) {
 	}
 	c := cfg.Directory.Cache
 	return cache.New(d, cache.Options{
+		TTL: c.TTL, NegativeTTL: c.NegativeTTL, StaleGrace: c.StaleGrace, QueryTimeout: c.QueryTimeout, OutageBackoff: c.OutageBackoff, Logger: log,
+	}), nil
+}
+
+// openOkta opens the Okta backend behind the cache. The private key or API
+// token is read from its file or environment variable here. Without
+// key_attribute the directory is offered without FindByKey, so the cache
+// reports SupportsKeys false.
+func openOkta(cfg *config.Config, log *slog.Logger) (idp.Directory, error) {
+	d, err := okta.New(cfg.Directory.Okta.Config)
+	if err != nil {
+		return nil, err
+	}
+	var dir idp.Directory = d
+	if !d.SupportsKeys() {
+		dir = d.LookupOnly()
+	}
+	c := cfg.Directory.Cache
+	return cache.New(dir, cache.Options{
 		TTL: c.TTL, NegativeTTL: c.NegativeTTL, StaleGrace: c.StaleGrace, QueryTimeout: c.QueryTimeout, OutageBackoff: c.OutageBackoff, Logger: log,
 	}), nil
 }

@@ -155,6 +155,9 @@ func (s *Server) startAdmin() error {
 		}
 		return nil
 	})
+	if err := s.adminTLSAndEnroll(); err != nil {
+		return err
+	}
 	var err error
 	s.adminURL, err = s.admin.Start(s.cfg.Admin.Listen)
 	return err

@@ -15,6 +15,7 @@ import (
 	"github.com/zapgate/zapgate/config"
 	"github.com/zapgate/zapgate/idp"
 	"github.com/zapgate/zapgate/idp/ldap"
+	"github.com/zapgate/zapgate/idp/okta"
 	"github.com/zapgate/zapgate/idp/static"
 	"github.com/zapgate/zapgate/policy"
 	"github.com/zapgate/zapgate/server"
@@ -71,6 +72,10 @@ long the lookup took, cold and again on a warm connection.`,
 			report("broker secret certificate "+cfg.Keys.ServerSecret, err)
 			if cfg.Directory.Type == "ldap" {
 				for _, c := range checkLDAP(cmd, cfg) {
+					report(c.name, c.err)
+				}
+			} else if cfg.Directory.Type == "okta" {
+				for _, c := range checkOkta(cmd, cfg) {
 					report(c.name, c.err)
 				}
 			} else {
@@ -154,6 +159,20 @@ func checkLDAP(cmd *cobra.Command, cfg *config.Config) []namedCheck {
 	var out []namedCheck
 	for _, c := range d.CheckURLs(cmd.Context()) {
 		out = append(out, namedCheck{fmt.Sprintf("ldap %s: connect, TLS and bind as %q (%s)", c.URL, lc.BindDN, c.Latency.Round(time.Millisecond)), c.Err})
+	}
+	return out
+}
+
+// checkOkta reads the key or API token, fetches a token and calls the API.
+func checkOkta(cmd *cobra.Command, cfg *config.Config) []namedCheck {
+	d, err := okta.New(cfg.Directory.Okta.Config)
+	if err != nil {
+		return []namedCheck{{"okta configuration", err}}
+	}
+	defer d.Close()
+	var out []namedCheck
+	for _, c := range d.CheckAPI(cmd.Context()) {
+		out = append(out, namedCheck{fmt.Sprintf("okta %s (%s)", c.What, c.Latency.Round(time.Millisecond)), c.Err})
 	}
 	return out
 }

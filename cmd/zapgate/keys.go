@@ -74,7 +74,7 @@ each binds one CURVE public key to a principal (metadata "principal"; optional
 --registry defaults to keys.registry from the configuration.`,
 	}
 	c.PersistentFlags().StringVar(&f.registry, "registry", "", "key registry directory (default: keys.registry from the config)")
-	c.AddCommand(newKeysAddCmd(g, f), newKeysListCmd(g, f), newKeysShowCmd(g, f), newKeysRevokeCmd(g, f))
+	c.AddCommand(newKeysAddCmd(g, f), newKeysListCmd(g, f), newKeysShowCmd(g, f), newKeysRevokeCmd(g, f), newKeysApproveCmd(g, f))
 	return c
 }
 

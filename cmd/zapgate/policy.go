@@ -67,7 +67,7 @@ then warnings (roles no binding grants, roles that grant nothing). It exits 1
 if any file has an error. It does not run the tests (see policy test) or
 check the signature (see policy verify).`,
 		Example: `  $ zapgate policy check examples/policy.yaml
-  examples/policy.yaml: ok (revision 2026-11-25.1; 5 roles, 6 bindings, 3 deny rules, 15 tests)`,
+  examples/policy.yaml: ok (revision 2026-11-25.1; 6 roles, 7 bindings, 4 deny rules, 19 tests)`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out, failed := cmd.OutOrStdout(), false
@@ -146,7 +146,7 @@ every reload and refuses a policy whose tests fail.`,
 }
 
 func newPolicyExplainCmd(g *globals) *cobra.Command {
-	var principal, kind, service, command, topic, source, key string
+	var principal, kind, service, command, topic, source, key, target string
 	var groups []string
 	c := &cobra.Command{
 		Use:   "explain FILE --action KIND [flags]",
@@ -159,7 +159,9 @@ allow it; and what decided: a deny rule (deny always wins), the first grant,
 or the default deny. Groups the policy does not name are listed as ignored.
 
 --action is connect (with --source), serve (--service), request (--service
-and --command), publish or subscribe (--topic).
+and --command), publish or subscribe (--topic), or enroll (--target, the
+principal a key would be bound to; the identity is then the person
+enrolling, e.g. --principal alice@corp.example.com --group okta:backup-admins).
 
 --key SELECTOR (a principal, Z85 key, fingerprint or file name in the key
 registry) takes the identity from the running configuration instead: the
@@ -174,7 +176,7 @@ directory gives its groups and whether it is enabled.`,
 
   identity:
     principal "PROXY01$": not named by this policy; ignored
-    group "okta:backup-proxies": binding #2 (line 53) grants role proxy
+    group "okta:backup-proxies": binding #2 (line 59) grants role proxy
     roles: proxy
 
   why:
@@ -191,7 +193,7 @@ directory gives its groups and whether it is enabled.`,
 			if err != nil {
 				return fmt.Errorf("--action: %w", err)
 			}
-			a := policy.Action{Kind: k, Service: service, Command: command, Topic: topic}
+			a := policy.Action{Kind: k, Service: service, Command: command, Topic: topic, Target: target}
 			if source != "" {
 				if a.Source, err = netip.ParseAddr(source); err != nil {
 					return fmt.Errorf("--source: %w", err)
@@ -209,11 +211,12 @@ directory gives its groups and whether it is enabled.`,
 	f := c.Flags()
 	f.StringVar(&principal, "principal", "", "principal (account) of the identity, e.g. 'PROXY01$'")
 	f.StringArrayVar(&groups, "group", nil, "a group of the identity (repeatable): an AD DN, okta:NAME, or a plain name")
-	f.StringVar(&kind, "action", "", "action kind: connect, serve, request, publish or subscribe (required)")
+	f.StringVar(&kind, "action", "", "action kind: connect, serve, request, publish, subscribe or enroll (required)")
 	f.StringVar(&service, "service", "", "service name (serve, request)")
 	f.StringVar(&command, "command", "", "command (request), e.g. task.start")
 	f.StringVar(&topic, "topic", "", "topic (publish, subscribe), e.g. job.status.PROXY01")
 	f.StringVar(&source, "source", "", "source IP address (connect)")
+	f.StringVar(&target, "target", "", "principal to bind a key to (enroll), e.g. 'PROXY01$'")
 	f.StringVar(&key, "key", "", "take the identity from the key registry and directory of --config (principal, key, fingerprint or file name)")
 	c.MarkFlagsMutuallyExclusive("key", "principal")
 	c.MarkFlagsMutuallyExclusive("key", "group")

@@ -1,0 +1,64 @@
+package enroll
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/zapgate/zapgate/broker/audit"
+	"github.com/zapgate/zapgate/policy"
+)
+
+// Audit actions of enrollment.
+const (
+	// ActionEnroll is "event.action" of POST /v1/enroll.
+	ActionEnroll = "keys.enroll"
+	// ActionApprove is "event.action" of POST /v1/enroll/approve.
+	ActionApprove = "keys.approve"
+)
+
+// attempt gathers what one request established, for its audit record.
+type attempt struct {
+	action      string
+	source      netip.Addr
+	principal   string // the principal the key is for
+	fingerprint string
+	who         *person
+	groups      []string
+	decision    *policy.Decision
+	approvers   []string
+}
+
+// record writes the audit record of an attempt. user.name is the person
+// (the actor whose token was verified); the principal the key is for, the
+// approvers and the person's provider identity are in event.reason:
+//
+//	CODE principal="PROXY01$" approvers="alice@x, bob@x" iss="https://idp" sub="00u1" detail="..."
+func (s *Service) record(ctx context.Context, at *attempt, outcome audit.Outcome, code, detail string) error {
+	var b strings.Builder
+	b.WriteString(code)
+	field := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(&b, " %s=%q", k, v)
+		}
+	}
+	field("principal", at.principal)
+	field("approvers", strings.Join(at.approvers, ", "))
+	rec := audit.Record{Action: at.action, Outcome: outcome, Key: at.fingerprint, SourceIP: at.source, Groups: at.groups}
+	if p := at.who; p != nil {
+		rec.User = p.name
+		field("iss", p.issuer)
+		field("sub", p.subject)
+	}
+	field("detail", detail)
+	rec.Reason = b.String()
+	if d := at.decision; d != nil {
+		rec.Roles, rec.RuleID, rec.Ruleset = d.Roles, d.Rule.ID, d.Revision
+	}
+	_, err := s.opts.Audit.Append(ctx, rec)
+	if audit.MayProceed(err) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,255 @@
+package enrollclient
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// maxResponse bounds how much of a broker response is read.
+const maxResponse = 1 << 20
+
+// Client talks to a broker's enrollment endpoint over HTTPS.
+type Client struct {
+	base *url.URL
+	http *http.Client
+}
+
+// Options configure a Client.
+type Options struct {
+	// CAFile is a PEM file of certificate authorities that replaces the
+	// system roots when verifying the broker's TLS certificate (for a
+	// broker whose certificate a private CA signed). Empty: system roots.
+	CAFile string
+	// Timeout bounds each HTTP request to the broker (default 30s).
+	Timeout time.Duration
+}
+
+// New returns a Client for the broker at broker, an https URL of the
+// broker's admin listener ("https://broker.example.com:9443"). Plain http is
+// refused: the ID token is a bearer credential.
+func New(broker string, opts Options) (*Client, error) {
+	u, err := url.Parse(broker)
+	if err != nil {
+		return nil, fmt.Errorf("enroll: --broker %q: %w", broker, err)
+	}
+	if u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("enroll: --broker %q: want https://HOST:PORT (the broker's admin listener; the ID token is never sent in the clear)", broker)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return nil, fmt.Errorf("enroll: --broker %q: want https://HOST:PORT without user, query or fragment", broker)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if opts.CAFile != "" {
+		pem, err := os.ReadFile(opts.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("enroll: --ca-file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("enroll: --ca-file %s: no PEM certificate in it", opts.CAFile)
+		}
+		tlsConf.RootCAs = pool
+	}
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tlsConf
+	return &Client{base: u, http: &http.Client{Transport: tr, Timeout: timeout}}, nil
+}
+
+// ProviderConfig is the broker's answer to GET /v1/enroll/config: where and
+// as which client a person signs in.
+type ProviderConfig struct {
+	// Issuer is the OpenID provider's issuer URL.
+	Issuer string `json:"issuer"`
+	// ClientID is the public client the device flow runs as; the broker
+	// accepts only ID tokens issued to it.
+	ClientID string `json:"client_id"`
+	// Scopes are the scopes to request ("openid" among them).
+	Scopes []string `json:"scopes"`
+}
+
+// Result is the broker's answer to an accepted enrollment or approval.
+type Result struct {
+	// Status is "bound" (the key is bound and may connect) or "pending"
+	// (a further approval is required).
+	Status string `json:"status"`
+	// Principal is the principal the key is (to be) bound to.
+	Principal string `json:"principal"`
+	// Fingerprint identifies the key (certs.PublicKey.Fingerprint); an
+	// approver passes it to `zapgate keys approve`.
+	Fingerprint string `json:"fingerprint"`
+	// ApprovedBy lists who approved so far, as the broker names them.
+	ApprovedBy []string `json:"approved_by"`
+	// ApprovalsRequired is how many distinct approvals the binding needs
+	// (present when pending).
+	ApprovalsRequired int `json:"approvals_required,omitempty"`
+}
+
+// Error is a refusal or failure reported by the broker.
+type Error struct {
+	// Status is the HTTP status code.
+	Status int
+	// Code is the broker's machine-readable error code (forbidden,
+	// key-bound, token-replayed, ...); empty when the body was not a
+	// broker error object.
+	Code string
+	// Message is the broker's explanation, or an excerpt of an unexpected
+	// body.
+	Message string
+}
+
+// Error returns "broker refused: CODE: MESSAGE (HTTP STATUS)".
+func (e *Error) Error() string {
+	if e.Code == "" {
+		return fmt.Sprintf("enroll: broker answered HTTP %d: %s", e.Status, e.Message)
+	}
+	return fmt.Sprintf("broker refused: %s: %s (HTTP %d)", e.Code, e.Message, e.Status)
+}
+
+// Config fetches GET /v1/enroll/config and checks that it names an issuer
+// and a client.
+func (c *Client) Config(ctx context.Context) (ProviderConfig, error) {
+	var pc ProviderConfig
+	if _, err := c.do(ctx, http.MethodGet, "/v1/enroll/config", nil, &pc); err != nil {
+		return ProviderConfig{}, err
+	}
+	if pc.Issuer == "" || pc.ClientID == "" {
+		return ProviderConfig{}, fmt.Errorf("enroll: broker's /v1/enroll/config names no issuer or client_id (is enrollment enabled in its config?)")
+	}
+	if u, err := url.Parse(pc.Issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return ProviderConfig{}, fmt.Errorf("enroll: broker's issuer %q is not an http(s) URL", pc.Issuer)
+	}
+	if len(pc.Scopes) == 0 {
+		pc.Scopes = []string{"openid", "email", "profile"}
+	}
+	return pc, nil
+}
+
+// EnrollRequest asks the broker to bind a key to a principal.
+type EnrollRequest struct {
+	// Principal is the directory principal the key is bound to.
+	Principal string `json:"principal"`
+	// PublicKey is the node's CURVE public key, 40 characters of Z85.
+	PublicKey string `json:"public_key"`
+	// IDToken is the enrolling person's ID token from the device flow.
+	IDToken string `json:"id_token"`
+}
+
+// Enroll posts req to /v1/enroll and returns the binding (status bound or
+// pending) or the broker's refusal as an *Error.
+func (c *Client) Enroll(ctx context.Context, req EnrollRequest) (Result, error) {
+	var r Result
+	_, err := c.do(ctx, http.MethodPost, "/v1/enroll", req, &r)
+	return r, err
+}
+
+// Approve posts a further approval of the pending binding of the key with
+// this fingerprint to /v1/enroll/approve.
+func (c *Client) Approve(ctx context.Context, fingerprint, idToken string) (Result, error) {
+	var r Result
+	body := struct {
+		Fingerprint string `json:"fingerprint"`
+		IDToken     string `json:"id_token"`
+	}{fingerprint, idToken}
+	_, err := c.do(ctx, http.MethodPost, "/v1/enroll/approve", body, &r)
+	return r, err
+}
+
+// do sends one request and decodes a 2xx JSON answer into out; any other
+// answer becomes an *Error.
+func (c *Client) do(ctx context.Context, method, path string, in, out any) (int, error) {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return 0, err
+		}
+		body = bytes.NewReader(b)
+	}
+	u := *c.base
+	u.Path += path
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Accept", "application/json")
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		var uerr x509.UnknownAuthorityError
+		if errors.As(err, &uerr) {
+			return 0, fmt.Errorf("enroll: %s %s: %w (pass the broker's CA with --ca-file)", method, u.Redacted(), err)
+		}
+		return 0, fmt.Errorf("enroll: %s %s: %w", method, u.Redacted(), err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if err != nil {
+		return resp.StatusCode, fmt.Errorf("enroll: %s %s: reading the answer: %w", method, u.Redacted(), err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return resp.StatusCode, brokerError(resp.StatusCode, data)
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return resp.StatusCode, fmt.Errorf("enroll: %s %s: HTTP %d with a body that is not the expected JSON: %w", method, u.Redacted(), resp.StatusCode, err)
+	}
+	return resp.StatusCode, nil
+}
+
+// brokerError turns a non-2xx answer into an *Error: the broker's
+// {"error","message"} object when the body is one, else an excerpt.
+func brokerError(status int, data []byte) *Error {
+	var e struct {
+		Error   string `json:"error"`
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(data, &e) == nil && e.Error != "" {
+		return &Error{Status: status, Code: printable(e.Error), Message: printable(e.Message)}
+	}
+	msg := printable(strings.TrimSpace(string(data)))
+	if msg == "" {
+		msg = http.StatusText(status)
+	}
+	if status == http.StatusNotFound {
+		msg += " (does this broker have enrollment enabled? it needs enroll.enabled: true)"
+	}
+	return &Error{Status: status, Message: msg}
+}
+
+// printable replaces control characters (a hostile answer could carry
+// terminal escapes) with '?' and bounds the length.
+func printable(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return '?'
+		}
+		return r
+	}, s)
+	if len(s) > 500 {
+		s = s[:500] + "..."
+	}
+	return s
+}
+
+// IsCode reports whether err is a broker refusal with this code.
+func IsCode(err error, code string) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Code == code
+}

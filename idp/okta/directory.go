@@ -1,0 +1,228 @@
+package okta
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/zapgate/zapgate/idp"
+)
+
+// Directory is an idp.Directory, idp.KeyFinder and idp.Closer backed by
+// Okta's management API. It is safe for concurrent use.
+type Directory struct {
+	cfg Config
+	c   *client
+	now func() time.Time
+}
+
+var (
+	_ idp.Directory = (*Directory)(nil)
+	_ idp.KeyFinder = (*Directory)(nil)
+	_ idp.Closer    = (*Directory)(nil)
+)
+
+// New validates cfg, reads the private key (or API token) and CA files and
+// returns a Directory. It does not contact Okta: the first Lookup does, so
+// an Okta outage at start-up is not fatal. cfg is copied; defaults never
+// modify the caller's value.
+func New(cfg Config) (*Directory, error) {
+	n, err := cfg.normalize()
+	if err != nil {
+		return nil, err
+	}
+	tc, err := n.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	base, _ := url.Parse(n.OrgURL)
+	hc := &http.Client{
+		Transport: &http.Transport{
+			Proxy:               http.ProxyFromEnvironment,
+			TLSClientConfig:     tc,
+			ForceAttemptHTTP2:   true,
+			MaxIdleConnsPerHost: n.MaxConcurrent,
+			IdleConnTimeout:     90 * time.Second,
+			TLSHandshakeTimeout: n.Timeout,
+		},
+		// Redirects are not followed: an API answer is never a redirect,
+		// and credentials must not travel elsewhere.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	c := &client{
+		base:    base,
+		http:    hc,
+		timeout: n.Timeout,
+		maxWait: n.MaxRateLimitWait,
+		sem:     make(chan struct{}, n.MaxConcurrent),
+		now:     time.Now,
+		paused:  map[string]time.Time{},
+	}
+	switch n.mode() {
+	case modeOAuth:
+		key, err := loadSigningKey(n.PrivateKeyFile, n.KeyID)
+		if err != nil {
+			return nil, err
+		}
+		c.auth = newOAuth(&assertionSource{
+			clientID: n.ClientID,
+			scopes:   n.Scopes,
+			tokenURL: n.OrgURL + "/oauth2/v1/token",
+			key:      key,
+			client:   hc,
+			timeout:  n.Timeout,
+			now:      time.Now,
+		})
+		c.bearer = true
+	case modeSSWS:
+		tok, err := n.readAPIToken()
+		if err != nil {
+			return nil, err
+		}
+		c.auth = ssws{token: tok}
+	}
+	return &Directory{cfg: n, c: c, now: time.Now}, nil
+}
+
+// Close releases idle connections.
+func (d *Directory) Close() error {
+	d.c.http.CloseIdleConnections()
+	return nil
+}
+
+// SupportsKeys reports whether key-in-directory mode is configured
+// (Config.KeyAttribute set).
+func (d *Directory) SupportsKeys() bool { return d.cfg.KeyAttribute != "" }
+
+// LookupOnly returns d without the idp.KeyFinder capability, for callers
+// (the cache) that detect capabilities by type assertion when
+// key-in-directory mode is off. Close still closes d.
+func (d *Directory) LookupOnly() idp.Directory { return lookupOnly{d} }
+
+type lookupOnly struct{ d *Directory }
+
+func (l lookupOnly) Lookup(ctx context.Context, p string) (idp.Identity, error) {
+	return l.d.Lookup(ctx, p)
+}
+func (l lookupOnly) Close() error { return l.d.Close() }
+
+// user is the part of an Okta user object zapgate reads.
+type user struct {
+	ID      string         `json:"id"`
+	Status  string         `json:"status"`
+	Profile map[string]any `json:"profile"`
+}
+
+// login returns profile.login.
+func (u user) login() string {
+	s, _ := u.Profile["login"].(string)
+	return s
+}
+
+// profileString returns a string profile attribute ("" when absent).
+func (u user) profileString(name string) string {
+	s, _ := u.Profile[name].(string)
+	return s
+}
+
+// group is the part of an Okta group object zapgate reads.
+type group struct {
+	ID      string `json:"id"`
+	Profile struct {
+		Name string `json:"name"`
+	} `json:"profile"`
+}
+
+// Statuses maps every Okta user status to whether the node may connect;
+// a status not listed (a future one) is not enabled. The node
+// authenticates with its CURVE key, never an Okta password, so only
+// password-clock states keep it enabled; see the package documentation.
+var Statuses = map[string]bool{
+	"ACTIVE":           true,
+	"PASSWORD_EXPIRED": true,
+	"STAGED":           false,
+	"PROVISIONED":      false,
+	"RECOVERY":         false,
+	"LOCKED_OUT":       false,
+	"SUSPENDED":        false,
+	"DEPROVISIONED":    false,
+}
+
+// Lookup finds principal (an Okta login or user id) and returns its
+// identity: Principal is the user's profile.login; Groups are "okta:NAME"
+// and "okta:ID" of each group, read only for enabled users. See the package
+// documentation for the errors it returns.
+func (d *Directory) Lookup(ctx context.Context, principal string) (idp.Identity, error) {
+	if principal == "" {
+		return idp.Identity{}, fmt.Errorf("okta: empty principal: %w", idp.ErrNotFound)
+	}
+	resp, err := d.c.get(ctx, "users/{id}", d.cfg.OrgURL+"/api/v1/users/"+url.PathEscape(principal))
+	if err != nil {
+		return idp.Identity{}, err
+	}
+	var u user
+	if err := json.Unmarshal(resp.body, &u); err != nil || u.ID == "" || u.login() == "" || u.Status == "" {
+		return idp.Identity{}, unavailable(fmt.Errorf("okta: user %q: unexpected body (id, status and profile.login are required): %v", principal, err))
+	}
+	if u.ID != principal && !strings.EqualFold(u.login(), principal) {
+		// Okta also resolves a login's short name ("alice" for
+		// alice@example.com); zapgate binds keys to a login or id only.
+		return idp.Identity{}, fmt.Errorf("okta: %q resolved to user %s with login %q: use the full login or the id: %w", principal, u.ID, u.login(), idp.ErrNotFound)
+	}
+	id := idp.Identity{
+		Principal:   u.login(),
+		DisplayName: displayName(u),
+		Enabled:     Statuses[u.Status],
+		Source:      "okta",
+	}
+	if id.Enabled {
+		if id.Groups, err = d.groups(ctx, u.ID); err != nil {
+			return idp.Identity{}, err
+		}
+	}
+	id.FetchedAt = d.now()
+	return id, nil
+}
+
+// displayName is profile.displayName, else first and last name, else the
+// login.
+func displayName(u user) string {
+	if s := u.profileString("displayName"); s != "" {
+		return s
+	}
+	if s := strings.TrimSpace(u.profileString("firstName") + " " + u.profileString("lastName")); s != "" {
+		return s
+	}
+	return u.login()
+}
+
+// groups reads all of a user's groups, following pagination.
+func (d *Directory) groups(ctx context.Context, userID string) ([]string, error) {
+	prefix := "/api/v1/users/" + url.PathEscape(userID) + "/groups"
+	var out []string
+	err := d.c.pages(ctx, "users/{id}/groups", d.cfg.OrgURL+prefix+fmt.Sprintf("?limit=%d", PageLimit), prefix, func(body []byte) error {
+		var page []group
+		if err := json.Unmarshal(body, &page); err != nil {
+			return err
+		}
+		for _, g := range page {
+			if g.ID == "" || g.Profile.Name == "" {
+				return errors.New("a group without id or profile.name")
+			}
+			out = append(out, "okta:"+g.Profile.Name, "okta:"+g.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		// A 404 (ErrNotFound): the user was deleted between the calls.
+		return nil, err
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
