@@ -78,14 +78,24 @@ principals:
 `
 
 // newEnrollEnv starts a test OpenID provider and `zapgate serve` with
-// enroll.enabled trusting it, on an HTTPS admin listener.
+// enroll.enabled trusting it, on an HTTPS admin listener, with
+// enrollPolicy and the static directory enrollDirectory.
 func newEnrollEnv(t *testing.T) *enrollEnv {
+	t.Helper()
+	se := newServeEnv(t)
+	os.WriteFile(filepath.Join(se.dir, "policy.yaml"), []byte(enrollPolicy), 0o644)
+	os.WriteFile(filepath.Join(se.dir, "directory.yaml"), []byte(enrollDirectory), 0o644)
+	return startEnrollEnv(t, se)
+}
+
+// startEnrollEnv starts a test OpenID provider and `zapgate serve` on se
+// (its policy and directory already set up) with enroll.enabled trusting
+// the provider, on an HTTPS admin listener.
+func startEnrollEnv(t *testing.T, se *serveEnv) *enrollEnv {
 	t.Helper()
 	jwks := writeJWKS(t, "key-1")
 	p := startOIDCProvider(t, 0, jwks, 600)
-	e := &enrollEnv{serveEnv: newServeEnv(t), provider: p, jwks: jwks}
-	os.WriteFile(filepath.Join(e.dir, "policy.yaml"), []byte(enrollPolicy), 0o644)
-	os.WriteFile(filepath.Join(e.dir, "directory.yaml"), []byte(enrollDirectory), 0o644)
+	e := &enrollEnv{serveEnv: se, provider: p, jwks: jwks}
 	cert, key := selfSignedCert(t, e.dir)
 	e.caFile = cert
 	cfg, err := os.ReadFile(e.config)
