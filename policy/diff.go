@@ -57,7 +57,7 @@ type identity struct {
 // every from: prefix, and the documentation addresses 192.0.2.1 and
 // 2001:db8::1 as "somewhere else". Every identity is decided against every
 // action under both policies; a change of allow/deny is reported, as is a
-// change of roles.
+// change of roles, and for enroll a change of the approvals required.
 func Diff(old, new *Policy) *DiffResult {
 	r := &DiffResult{Old: old.Revision(), New: new.Revision()}
 	ids := diffIdentities(old, new)
@@ -70,7 +70,7 @@ func Diff(old, new *Policy) *DiffResult {
 		}
 		for _, a := range acts {
 			od, nd := old.Decide(id.subject, a), new.Decide(id.subject, a)
-			if od.Allow != nd.Allow {
+			if od.Allow != nd.Allow || approvalsChange(a, od, nd) {
 				r.Decisions = append(r.Decisions, Change{Identity: id.name, Subject: id.subject, Action: a, Old: od, New: nd})
 			}
 		}
@@ -195,12 +195,31 @@ func (r *DiffResult) WriteText(w io.Writer) error {
 				fmt.Fprintf(&b, "  %s\n", c.Identity)
 				last = c.Identity
 			}
-			fmt.Fprintf(&b, "    %s -> %s  %s  [%s -> %s]\n", c.Old.Outcome(), strings.ToUpper(c.New.Outcome()), c.Action,
+			fmt.Fprintf(&b, "    %s -> %s  %s  [%s -> %s]\n", outcomeText(c.Old, false), outcomeText(c.New, true), c.Action,
 				ruleBrief(c.Old.Rule), ruleBrief(c.New.Rule))
 		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// approvalsChange reports whether an enrollment stays allowed but needs a
+// different number of approvals.
+func approvalsChange(a Action, od, nd Decision) bool {
+	return a.Kind == Enroll && od.Allow && nd.Allow && od.Rule.Approvals != nd.Rule.Approvals
+}
+
+// outcomeText is the decision's outcome (upper case for the new one), with
+// the approvals an allowed enrollment needs when that is more than one.
+func outcomeText(d Decision, upper bool) string {
+	o := d.Outcome()
+	if upper {
+		o = strings.ToUpper(o)
+	}
+	if d.Allow && d.Rule.Approvals > 1 {
+		return fmt.Sprintf("%s (%d approvals)", o, d.Rule.Approvals)
+	}
+	return o
 }
 
 // ruleBrief is "rule-id" or "rule-id, line N".

@@ -78,3 +78,39 @@ deny:
 		t.Errorf("%s", b.String())
 	}
 }
+
+// TestDiffEnrollApprovals: an enrollment that stays allowed but needs a
+// second approval is a change a reviewer must see.
+func TestDiffEnrollApprovals(t *testing.T) {
+	doc := func(rev, approvals string) string {
+		return `version: 1
+revision: ` + rev + `
+roles:
+  enroller:
+    enroll:
+      - {principals: ["PROXY*$"]}
+      - {principals: ["svc-*@corp.example.com"]` + approvals + `}
+bindings:
+  - {group: okta:admins, roles: [enroller]}
+`
+	}
+	old, new := mustParse(t, doc("old", "")), mustParse(t, doc("new", ", approvals: 2"))
+	r := Diff(old, new)
+	if len(r.Decisions) != 1 {
+		t.Fatalf("got %d changes, want 1: %+v", len(r.Decisions), r.Decisions)
+	}
+	c := r.Decisions[0]
+	if c.Action.Kind != Enroll || !strings.HasPrefix(strings.ToLower(c.Action.Target), "svc-") || c.New.Rule.Approvals != 2 {
+		t.Fatalf("change = %+v", c)
+	}
+	var b strings.Builder
+	if err := r.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "allow -> ALLOW (2 approvals)") {
+		t.Errorf("text does not show the approvals:\n%s", b.String())
+	}
+	if r := Diff(old, old); len(r.Decisions) != 0 {
+		t.Errorf("no change reported %+v", r.Decisions)
+	}
+}
