@@ -73,8 +73,11 @@ each binds one CURVE public key to a principal (metadata "principal"; optional
 "source", "expires", "note"). The running broker reloads it on change.
 --registry defaults to keys.registry from the configuration.`,
 	}
-	c.PersistentFlags().StringVar(&f.registry, "registry", "", "key registry directory (default: keys.registry from the config)")
-	c.AddCommand(newKeysAddCmd(g, f), newKeysListCmd(g, f), newKeysShowCmd(g, f), newKeysRevokeCmd(g, f), newKeysApproveCmd(g, f))
+	for _, sc := range []*cobra.Command{newKeysAddCmd(g, f), newKeysListCmd(g, f), newKeysShowCmd(g, f), newKeysRevokeCmd(g, f)} {
+		sc.Flags().StringVar(&f.registry, "registry", "", "key registry directory (default: keys.registry from the config)")
+		c.AddCommand(sc)
+	}
+	c.AddCommand(newKeysApproveCmd(g, f)) // approves at the broker: no local registry
 	return c
 }
 
