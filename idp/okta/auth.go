@@ -37,10 +37,12 @@ const renewBefore = time.Minute
 
 // authorizer produces the Authorization header of API requests.
 type authorizer interface {
-	// header returns the Authorization header value.
-	header() (string, error)
-	// invalidate drops a cached token after the API refused it (401).
-	invalidate()
+	// header returns the Authorization header value and the generation
+	// of the token in it; it gives up when ctx ends.
+	header(ctx context.Context) (string, uint64, error)
+	// invalidate drops the cached token of generation gen after the API
+	// refused it (401); a token fetched since then is kept.
+	invalidate(gen uint64)
 	// check fetches a fresh token (OAuth) for doctor; SSWS returns nil.
 	check() error
 }
@@ -48,9 +50,9 @@ type authorizer interface {
 // ssws authenticates with an Okta API token.
 type ssws struct{ token string }
 
-func (s ssws) header() (string, error) { return "SSWS " + s.token, nil }
-func (s ssws) invalidate()             {}
-func (s ssws) check() error            { return nil }
+func (s ssws) header(context.Context) (string, uint64, error) { return "SSWS " + s.token, 0, nil }
+func (s ssws) invalidate(uint64)                              {}
+func (s ssws) check() error                                   { return nil }
 
 // oauthAuth authenticates with OAuth 2.0 client credentials and a
 // private_key_jwt client assertion; access tokens are cached and renewed
@@ -59,27 +61,49 @@ type oauthAuth struct {
 	src *assertionSource
 	mu  sync.Mutex
 	ts  oauth2.TokenSource
+	gen uint64 // incremented each time ts is replaced
 }
 
 func newOAuth(src *assertionSource) *oauthAuth {
 	return &oauthAuth{src: src, ts: oauth2.ReuseTokenSourceWithExpiry(nil, src, renewBefore)}
 }
 
-func (a *oauthAuth) header() (string, error) {
+// header returns the cached token or fetches one. The fetch itself is
+// bounded by Config.Timeout (oauth2.TokenSource takes no context); the
+// caller stops waiting for it when ctx ends, so a slow token endpoint
+// never holds a lookup past its deadline.
+func (a *oauthAuth) header(ctx context.Context) (string, uint64, error) {
 	a.mu.Lock()
-	ts := a.ts
+	ts, gen := a.ts, a.gen
 	a.mu.Unlock()
-	tok, err := ts.Token()
-	if err != nil {
-		return "", err
+	type result struct {
+		tok *oauth2.Token
+		err error
 	}
-	return "Bearer " + tok.AccessToken, nil
+	ch := make(chan result, 1)
+	go func() {
+		tok, err := ts.Token()
+		ch <- result{tok, err}
+	}()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			return "", 0, r.err
+		}
+		return "Bearer " + r.tok.AccessToken, gen, nil
+	case <-ctx.Done():
+		return "", 0, fmt.Errorf("okta: waiting for an access token from %s: %w", a.src.tokenURL, ctx.Err())
+	}
 }
 
-func (a *oauthAuth) invalidate() {
+func (a *oauthAuth) invalidate(gen uint64) {
 	a.mu.Lock()
+	defer a.mu.Unlock()
+	if gen != a.gen {
+		return // another request already replaced the refused token
+	}
+	a.gen++
 	a.ts = oauth2.ReuseTokenSourceWithExpiry(nil, a.src, renewBefore)
-	a.mu.Unlock()
 }
 
 func (a *oauthAuth) check() error {
@@ -133,14 +157,17 @@ func tokenError(tokenURL, clientID string, err error) error {
 		if detail == "" {
 			detail = http.StatusText(code)
 		}
+		if code == http.StatusBadRequest || code == http.StatusUnauthorized {
+			hint := ": check client_id, that the app's client authentication is \"Public key / Private key\" with this key registered, and the granted scopes"
+			return fmt.Errorf("okta: token request to %s as client %q refused (%d %s)%s: %w", tokenURL, clientID, code, detail, hint, ErrAuth)
+		}
+		// A rate limit or a server error is not a refusal of the
+		// credentials (not ErrAuth): an outage like any other.
 		hint := ""
-		switch {
-		case code == http.StatusBadRequest || code == http.StatusUnauthorized:
-			hint = ": check client_id, that the app's client authentication is \"Public key / Private key\" with this key registered, and the granted scopes"
-		case code == http.StatusTooManyRequests:
+		if code == http.StatusTooManyRequests {
 			hint = ": the token endpoint is rate limited"
 		}
-		return fmt.Errorf("okta: token request to %s as client %q refused (%d %s)%s: %w", tokenURL, clientID, code, detail, hint, ErrAuth)
+		return fmt.Errorf("okta: token request to %s as client %q failed (%d %s)%s", tokenURL, clientID, code, detail, hint)
 	}
 	return fmt.Errorf("okta: token request to %s: %w", tokenURL, err)
 }

@@ -1,6 +1,7 @@
 package okta
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,8 +27,13 @@ const max429Retries = 2
 // passed by Okta's clock (the header has one-second resolution).
 const minRateLimitWait = 250 * time.Millisecond
 
-// defaultRateLimitWait is the pause after a 429 without rate-limit headers.
+// defaultRateLimitWait is the pause after a 429 without rate-limit headers
+// (or with an implausible reset).
 const defaultRateLimitWait = time.Second
+
+// maxPlausibleReset bounds how far ahead X-Rate-Limit-Reset may be; Okta's
+// windows are one minute long.
+const maxPlausibleReset = 10 * time.Minute
 
 // client sends API requests with the concurrency cap, the rate-limit rules
 // and the error classification described in the package documentation.
@@ -53,33 +59,32 @@ type response struct {
 
 // get sends GET rawURL (an absolute URL under the org) and returns the
 // 200 answer. bucket names the rate-limit bucket (Okta limits each
-// endpoint separately). A 404 returns an error wrapping idp.ErrNotFound;
-// every other failure wraps idp.ErrUnavailable.
+// endpoint separately). A 404 carrying Okta's "not found" error
+// (errorCode E0000007) returns an error wrapping idp.ErrNotFound; every
+// other failure, a 404 without that body included (a proxy's or load
+// balancer's page is not Okta's answer), wraps idp.ErrUnavailable.
+//
+// A request slot (Config.MaxConcurrent) is held only while a request is
+// in flight, never while waiting for a rate-limit window.
 func (c *client) get(ctx context.Context, bucket, rawURL string) (*response, error) {
 	what := "GET " + redactQuery(rawURL)
-	if err := c.acquire(ctx); err != nil {
-		return nil, unavailable(fmt.Errorf("okta: %s: waiting for a request slot: %w", what, err))
-	}
-	defer func() { <-c.sem }()
 	reauthed := false
 	for retries := 0; ; {
 		if err := c.waitWindow(ctx, bucket); err != nil {
 			return nil, unavailable(fmt.Errorf("okta: %s: %w", what, err))
 		}
-		authz, err := c.auth.header()
+		resp, gen, err := c.exchange(ctx, what, rawURL)
 		if err != nil {
 			return nil, unavailable(err)
-		}
-		resp, err := c.once(ctx, rawURL, authz)
-		if err != nil {
-			return nil, unavailable(fmt.Errorf("okta: %s: %w", what, err))
 		}
 		wait := c.observe(bucket, resp)
 		switch code := resp.code; {
 		case code == http.StatusOK:
 			return &response{body: resp.body, header: resp.header}, nil
-		case code == http.StatusNotFound:
+		case code == http.StatusNotFound && oktaErrorCode(resp.body) == errorCodeNotFound:
 			return nil, fmt.Errorf("okta: %s: not found (%s): %w", what, oktaError(resp.body), idp.ErrNotFound)
+		case code == http.StatusNotFound:
+			return nil, unavailable(fmt.Errorf("okta: %s: 404 without Okta's not-found error (%s): not an answer from Okta's API", what, oktaError(resp.body)))
 		case code == http.StatusTooManyRequests && retries < max429Retries:
 			retries++
 			if err := c.sleep(ctx, wait); err != nil {
@@ -89,7 +94,7 @@ func (c *client) get(ctx context.Context, bucket, rawURL string) (*response, err
 			return nil, unavailable(fmt.Errorf("okta: %s: still rate limited (429) after %d retries", what, retries))
 		case code == http.StatusUnauthorized && c.bearer && !reauthed:
 			reauthed = true
-			c.auth.invalidate()
+			c.auth.invalidate(gen)
 		case code == http.StatusUnauthorized || code == http.StatusForbidden:
 			hint := "check the service app's granted scopes (okta.users.read, okta.groups.read) and its admin role (Read-only Administrator)"
 			if !c.bearer {
@@ -100,6 +105,29 @@ func (c *client) get(ctx context.Context, bucket, rawURL string) (*response, err
 			return nil, unavailable(fmt.Errorf("okta: %s: unexpected status %d %s (%s)", what, code, http.StatusText(code), oktaError(resp.body)))
 		}
 	}
+}
+
+// errorCodeNotFound is Okta's errorCode for "Not found: Resource not
+// found" (a 404 for an unknown user).
+const errorCodeNotFound = "E0000007"
+
+// exchange takes a request slot, the Authorization header (bounded by
+// ctx) and sends one request; the slot is released when it returns. gen
+// identifies the access token used, for invalidate.
+func (c *client) exchange(ctx context.Context, what, rawURL string) (*rawResponse, uint64, error) {
+	if err := c.acquire(ctx); err != nil {
+		return nil, 0, fmt.Errorf("okta: %s: waiting for a request slot: %w", what, err)
+	}
+	defer func() { <-c.sem }()
+	authz, gen, err := c.auth.header(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	resp, err := c.once(ctx, rawURL, authz)
+	if err != nil {
+		return nil, 0, fmt.Errorf("okta: %s: %w", what, err)
+	}
+	return resp, gen, nil
 }
 
 // rawResponse is one HTTP exchange's outcome.
@@ -175,8 +203,13 @@ func (c *client) observe(bucket string, resp *rawResponse) time.Duration {
 			ref = c.now()
 		}
 		wait = time.Unix(reset, 0).Sub(ref)
-		if wait <= 0 {
+		switch {
+		case wait <= 0:
 			wait = minRateLimitWait
+		case wait > maxPlausibleReset:
+			// Not Okta's epoch seconds (milliseconds, a proxy's
+			// value): it must not stop the endpoint for years.
+			wait = defaultRateLimitWait
 		}
 	}
 	remaining := strings.TrimSpace(resp.header.Get("X-Rate-Limit-Remaining"))
@@ -234,6 +267,18 @@ func unavailable(err error) error {
 	return fmt.Errorf("%w: %w", err, idp.ErrUnavailable)
 }
 
+// oktaErrorCode returns the errorCode of an Okta error body, "" when the
+// body is not one.
+func oktaErrorCode(body []byte) string {
+	var e struct {
+		Code string `json:"errorCode"`
+	}
+	if json.Unmarshal(body, &e) != nil {
+		return ""
+	}
+	return e.Code
+}
+
 // oktaError summarises an Okta error body ({"errorCode","errorSummary"}).
 func oktaError(body []byte) string {
 	var e struct {
@@ -262,7 +307,11 @@ func redactQuery(rawURL string) string {
 
 // pages calls fn with the body of every page of a list endpoint, starting
 // at first and following Link rel="next", which must stay on the org and
-// under prefix. At most maxPages pages are read.
+// on exactly the endpoint's path. At most maxPages pages are read. A page
+// whose body is not a JSON array (null, an object, HTML) is an unexpected
+// body (idp.ErrUnavailable): "null" must not read as "no items". A 404
+// with Okta's not-found error is returned as get returns it; the caller
+// decides what it means for a list.
 func (c *client) pages(ctx context.Context, bucket, first, prefix string, fn func([]byte) error) error {
 	seen := map[string]bool{}
 	next := first
@@ -278,6 +327,9 @@ func (c *client) pages(ctx context.Context, bucket, first, prefix string, fn fun
 		if err != nil {
 			return err
 		}
+		if !isJSONArray(resp.body) {
+			return unavailable(fmt.Errorf("okta: GET %s: unexpected body: not a JSON array (%s)", redactQuery(next), oktaError(resp.body)))
+		}
 		if err := fn(resp.body); err != nil {
 			return unavailable(fmt.Errorf("okta: GET %s: unexpected body: %w", redactQuery(next), err))
 		}
@@ -292,18 +344,28 @@ func (c *client) pages(ctx context.Context, bucket, first, prefix string, fn fun
 	return nil
 }
 
+// isJSONArray reports whether body is a JSON array (leading white space
+// allowed); it does not validate the rest.
+func isJSONArray(body []byte) bool {
+	b := bytes.TrimLeft(body, " \t\r\n")
+	return len(b) > 0 && b[0] == '['
+}
+
 // maxPages bounds pagination (200 items a page).
 const maxPages = 1000
 
 // sameOrg resolves a next link and refuses one that leaves the org or the
-// endpoint: the bearer token must never be sent elsewhere.
+// endpoint: the bearer token must never be sent elsewhere, and a page of
+// another resource must never be read as this one's.
 func (c *client) sameOrg(link, prefix string) (string, error) {
 	u, err := c.base.Parse(link)
 	if err != nil {
 		return "", fmt.Errorf("next link %q: %w", link, err)
 	}
-	if u.Scheme != c.base.Scheme || u.Host != c.base.Host || !strings.HasPrefix(u.EscapedPath(), prefix) || u.User != nil {
-		return "", fmt.Errorf("refusing next link %q: not under %s%s", link, c.base, prefix)
+	// The next page is the same endpoint with another cursor: the path
+	// must be exactly the endpoint's (no "/../" or sub-resource).
+	if u.Scheme != c.base.Scheme || u.Host != c.base.Host || u.EscapedPath() != prefix || u.User != nil || u.Fragment != "" {
+		return "", fmt.Errorf("refusing next link %q: not %s%s", link, c.base, prefix)
 	}
 	return u.String(), nil
 }

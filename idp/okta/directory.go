@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/zapgate/zapgate/idp"
 )
@@ -125,6 +126,10 @@ func (u user) login() string {
 	return s
 }
 
+// complete reports whether u has what zapgate needs: id, status and
+// profile.login.
+func (u user) complete() bool { return u.ID != "" && u.Status != "" && u.login() != "" }
+
 // profileString returns a string profile attribute ("" when absent).
 func (u user) profileString(name string) string {
 	s, _ := u.Profile[name].(string)
@@ -159,21 +164,9 @@ var Statuses = map[string]bool{
 // and "okta:ID" of each group, read only for enabled users. See the package
 // documentation for the errors it returns.
 func (d *Directory) Lookup(ctx context.Context, principal string) (idp.Identity, error) {
-	if principal == "" {
-		return idp.Identity{}, fmt.Errorf("okta: empty principal: %w", idp.ErrNotFound)
-	}
-	resp, err := d.c.get(ctx, "users/{id}", d.cfg.OrgURL+"/api/v1/users/"+url.PathEscape(principal))
+	u, err := d.findUser(ctx, principal)
 	if err != nil {
 		return idp.Identity{}, err
-	}
-	var u user
-	if err := json.Unmarshal(resp.body, &u); err != nil || u.ID == "" || u.login() == "" || u.Status == "" {
-		return idp.Identity{}, unavailable(fmt.Errorf("okta: user %q: unexpected body (id, status and profile.login are required): %v", principal, err))
-	}
-	if u.ID != principal && !strings.EqualFold(u.login(), principal) {
-		// Okta also resolves a login's short name ("alice" for
-		// alice@example.com); zapgate binds keys to a login or id only.
-		return idp.Identity{}, fmt.Errorf("okta: %q resolved to user %s with login %q: use the full login or the id: %w", principal, u.ID, u.login(), idp.ErrNotFound)
 	}
 	id := idp.Identity{
 		Principal:   u.login(),
@@ -182,12 +175,103 @@ func (d *Directory) Lookup(ctx context.Context, principal string) (idp.Identity,
 		Source:      "okta",
 	}
 	if id.Enabled {
-		if id.Groups, err = d.groups(ctx, u.ID); err != nil {
+		if id.Groups, err = d.groups(ctx, u.ID); errors.Is(err, idp.ErrNotFound) {
+			err = d.groupsNotFound(ctx, u, err)
+		}
+		if err != nil {
 			return idp.Identity{}, err
 		}
 	}
 	id.FetchedAt = d.now()
 	return id, nil
+}
+
+// findUser reads the user named by principal (a login or an id).
+// Principals Okta cannot take as a path segment are decided without a
+// path request: "." and "..", and names with control characters, are not
+// found (a proxy would resolve them to
+// another endpoint), and a login with "/" is looked up with
+// filter=profile.login eq "…" (Okta fetches such logins by id only).
+func (d *Directory) findUser(ctx context.Context, principal string) (user, error) {
+	switch {
+	case principal == "":
+		return user{}, fmt.Errorf("okta: empty principal: %w", idp.ErrNotFound)
+	case principal == "." || principal == "..":
+		return user{}, fmt.Errorf("okta: principal %q is not a login or id: %w", principal, idp.ErrNotFound)
+	case strings.ContainsFunc(principal, unicode.IsControl):
+		return user{}, fmt.Errorf("okta: principal %q contains a control character: %w", principal, idp.ErrNotFound)
+	case strings.Contains(principal, "/"):
+		return d.userByLoginFilter(ctx, principal)
+	}
+	resp, err := d.c.get(ctx, "users/{id}", d.cfg.OrgURL+"/api/v1/users/"+url.PathEscape(principal))
+	if err != nil {
+		return user{}, err
+	}
+	var u user
+	if err := json.Unmarshal(resp.body, &u); err != nil || !u.complete() {
+		return user{}, unavailable(fmt.Errorf("okta: user %q: unexpected body (id, status and profile.login are required): %v", principal, err))
+	}
+	if u.ID != principal && !strings.EqualFold(u.login(), principal) {
+		// Okta also resolves a login's short name ("alice" for
+		// alice@example.com); zapgate binds keys to a login or id only.
+		return user{}, fmt.Errorf("okta: %q resolved to user %s with login %q: use the full login or the id: %w", principal, u.ID, u.login(), idp.ErrNotFound)
+	}
+	return u, nil
+}
+
+// userByLoginFilter finds the user whose login is login with
+// GET /api/v1/users?filter=profile.login eq "LOGIN" (not the search
+// index, which may lag behind changes).
+func (d *Directory) userByLoginFilter(ctx context.Context, login string) (user, error) {
+	q := url.Values{"filter": {"profile.login eq " + quoteValue(login)}, "limit": {"2"}}
+	resp, err := d.c.get(ctx, "users", d.cfg.OrgURL+"/api/v1/users?"+q.Encode())
+	if err != nil {
+		return user{}, listNotFound(err)
+	}
+	var page []user
+	if !isJSONArray(resp.body) || json.Unmarshal(resp.body, &page) != nil {
+		return user{}, unavailable(fmt.Errorf("okta: user %q: unexpected body: not a JSON array of users", login))
+	}
+	var found []user
+	for _, u := range page {
+		if !u.complete() {
+			return user{}, unavailable(fmt.Errorf("okta: user %q: unexpected body (id, status and profile.login are required)", login))
+		}
+		if strings.EqualFold(u.login(), login) {
+			found = append(found, u)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return user{}, fmt.Errorf("okta: no user has login %q: %w", login, idp.ErrNotFound)
+	case 1:
+		return found[0], nil
+	}
+	return user{}, unavailable(fmt.Errorf("okta: %d users have login %q", len(found), login))
+}
+
+// groupsNotFound decides what a 404 from the groups endpoint of user u,
+// found a moment before, means: if the user is now gone, not found; if it
+// is still there, the 404 is not an answer about it (an outage), so a
+// transient error neither denies a known node nor caches the denial.
+func (d *Directory) groupsNotFound(ctx context.Context, u user, groupsErr error) error {
+	_, err := d.userByID(ctx, u.ID)
+	switch {
+	case errors.Is(err, idp.ErrNotFound):
+		return fmt.Errorf("okta: user %s (%q) was deleted while its groups were read: %w", u.ID, u.login(), idp.ErrNotFound)
+	case err != nil:
+		return err
+	}
+	return unavailable(fmt.Errorf("okta: groups of user %s (%q): 404 although the user exists (%v)", u.ID, u.login(), groupsErr))
+}
+
+// listNotFound turns a 404 from a list endpoint, which is never an
+// answer about a principal, into an outage; other errors pass unchanged.
+func listNotFound(err error) error {
+	if errors.Is(err, idp.ErrNotFound) {
+		return unavailable(fmt.Errorf("list endpoint answered 404: %v", err))
+	}
+	return err
 }
 
 // displayName is profile.displayName, else first and last name, else the
@@ -220,7 +304,8 @@ func (d *Directory) groups(ctx context.Context, userID string) ([]string, error)
 		return nil
 	})
 	if err != nil {
-		// A 404 (ErrNotFound): the user was deleted between the calls.
+		// A 404 with Okta's not-found error: Lookup decides (see
+		// groupsNotFound).
 		return nil, err
 	}
 	slices.Sort(out)

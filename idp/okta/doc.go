@@ -9,9 +9,12 @@
 // is the documented alternative. Exactly one mode is configured.
 //
 // A Lookup reads GET /api/v1/users/{login or id} (the principal is
-// path-escaped) and then, for an enabled user, every page of
+// path-escaped; a login with "/", which Okta fetches by id only, is read
+// with filter=profile.login eq "…"; "." and ".." are not found) and
+// then, for an enabled user, every page of
 // GET /api/v1/users/{id}/groups (limit=200, following Link rel="next",
-// which must stay on the org). Each group is returned twice, as
+// which must stay on the org and the endpoint's path; a page that is not
+// a JSON array is an unexpected body). Each group is returned twice, as
 // "okta:" + profile.name and "okta:" + id, so a policy binding may use
 // either. The identity's Principal is the user's profile.login. A principal
 // that Okta resolves only as a login short name is refused (not found).
@@ -36,19 +39,24 @@
 // against the answer's Date header, so clock skew does not matter. No wait
 // exceeds Config.MaxRateLimitWait or the caller's deadline: the request
 // fails as unavailable instead. At most Config.MaxConcurrent requests are in
-// flight.
+// flight; a request waiting for a reset does not hold a slot.
 //
-// Errors: a 404 wraps idp.ErrNotFound (a decision). 5xx answers, timeouts,
+// Errors: Okta's 404 for an unknown user (errorCode E0000007) wraps
+// idp.ErrNotFound (a decision); a 404 without that error (a proxy's page)
+// is an outage, and so is a 404 from a list endpoint or from the groups
+// endpoint while the user still exists. 5xx answers, timeouts,
 // network errors, unexpected bodies, exhausted rate limits, and 401/403
 // (zapgate's own credentials refused; the error also wraps ErrAuth and says
 // to check the app's scopes and admin role) wrap idp.ErrUnavailable, so the
 // cache in front serves known principals within its stale grace. In OAuth
-// mode a 401 first drops the cached token and retries once. Tokens and keys
-// never appear in errors or logs.
+// mode a 401 first drops the cached token and retries once; a token
+// request is bounded by Config.Timeout and the caller's context. Tokens and
+// keys never appear in errors or logs.
 //
 // Key in the directory: with Config.KeyAttribute set, FindByKey finds the
 // user whose profile attribute holds the node's 40-character Z85 public key
-// (see FindByKey); removing the value revokes the node.
+// (see FindByKey) and confirms it by reading the user by id, since the
+// search index may lag; removing the value revokes the node.
 //
 // A YAML example (the config package maps the directory section onto
 // Config):

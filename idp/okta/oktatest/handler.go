@@ -217,6 +217,11 @@ func (s *Server) getUser(w http.ResponseWriter, key string) {
 			u = found[0]
 		}
 	}
+	if strings.Contains(key, "/") {
+		// Okta: "Logins with a / character can only be fetched by id
+		// due to URL issues with escaping the / character."
+		u = nil
+	}
 	var body map[string]any
 	if u != nil {
 		body = userJSON(u)
@@ -253,30 +258,54 @@ func (s *Server) userGroups(w http.ResponseWriter, r *http.Request, id string) {
 // search is the one search form supported: profile.ATTR eq "VALUE".
 var search = regexp.MustCompile(`^profile\.([A-Za-z][A-Za-z0-9_]*) eq "((?:[^"\\]|\\.)*)"$`)
 
-// listUsers answers GET /api/v1/users, with search= or without (then
-// DEPROVISIONED users are left out, as Okta does).
+// loginFilter is the one filter form supported: profile.login eq "VALUE".
+var loginFilter = regexp.MustCompile(`^profile\.login eq "((?:[^"\\]|\\.)*)"$`)
+
+// escaped is one backslash escape in a quoted expression value.
+var escaped = regexp.MustCompile(`\\(.)`)
+
+// unquote undoes the escaping of a quoted expression value.
+func unquote(v string) string { return escaped.ReplaceAllString(v, "$1") }
+
+// listUsers answers GET /api/v1/users: with search= (every status, from
+// the search index, which may be stale: SetSearchStale), with
+// filter=profile.login eq "…" or with neither (then DEPROVISIONED users
+// are left out, as Okta does).
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	var attr, value string
+	var attr, value, login string
+	filtered := false
 	if expr := q.Get("search"); expr != "" {
 		m := search.FindStringSubmatch(expr)
 		if m == nil {
 			writeError(w, http.StatusBadRequest, "E0000031", "Invalid search criteria.")
 			return
 		}
-		attr, value = m[1], strings.NewReplacer(`\"`, `"`, `\\`, `\`).Replace(m[2])
+		attr, value = m[1], unquote(m[2])
+	} else if expr := q.Get("filter"); expr != "" {
+		m := loginFilter.FindStringSubmatch(expr)
+		if m == nil {
+			writeError(w, http.StatusBadRequest, "E0000031", "Invalid search criteria.")
+			return
+		}
+		login, filtered = unquote(m[1]), true
 	}
 	s.mu.Lock()
+	users := s.users
+	if attr != "" && s.index != nil {
+		users = s.index
+	}
 	var all []any
 	for _, id := range s.order {
-		u := s.users[id]
-		if attr == "" && u.Status == "DEPROVISIONED" {
-			continue
+		u := users[id]
+		switch {
+		case u == nil:
+		case attr == "" && u.Status == "DEPROVISIONED":
+		case attr != "" && !matches(u.Profile[attr], value):
+		case filtered && !strings.EqualFold(u.Login, login):
+		default:
+			all = append(all, userJSON(u))
 		}
-		if attr != "" && !matches(u.Profile[attr], value) {
-			continue
-		}
-		all = append(all, userJSON(u))
 	}
 	s.mu.Unlock()
 	s.page(w, r, all)

@@ -7,9 +7,11 @@
 //     key (signature, iss = sub = client id, aud = the token URL, exp within
 //     an hour, jti never reused) and granted scopes; it issues bearer tokens
 //     that expire.
-//   - GET /api/v1/users/{id, login or login short name}, GET /api/v1/users
-//     (list, and search=profile.ATTR eq "VALUE", compared
-//     case-insensitively as Okta does), GET /api/v1/users/{id}/groups, with
+//   - GET /api/v1/users/{id, login or login short name} (a login with "/"
+//     by id only, as Okta documents), GET /api/v1/users (list;
+//     search=profile.ATTR eq "VALUE", compared case-insensitively as Okta
+//     does, from an index that SetSearchStale can freeze; and
+//     filter=profile.login eq "VALUE"), GET /api/v1/users/{id}/groups, with
 //     limit/after pagination and Link rel="self"/"next" headers; errors in
 //     Okta's JSON error format (errorCode, errorSummary).
 //   - Bearer tokens (with the okta.users.read scope) and SSWS API tokens.
@@ -81,6 +83,7 @@ type Server struct {
 	failCode int
 	failN    int
 	delay    time.Duration
+	index    map[string]*User // the search index while stale, else nil
 	counts   map[string]int
 	inflight int
 	maxIn    int
@@ -253,6 +256,28 @@ func (s *Server) groupID(name string) string {
 	id := newID("00g")
 	s.groups[id] = name
 	return id
+}
+
+// SetSearchStale models the lag of Okta's search index ("search results
+// might be stale"): with stale true, search= answers from a copy of the
+// users taken now, whatever changes later, until SetSearchStale(false).
+// Reads by id or login and filter= stay current.
+func (s *Server) SetSearchStale(stale bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !stale {
+		s.index = nil
+		return
+	}
+	s.index = map[string]*User{}
+	for id, u := range s.users {
+		c := *u
+		c.Profile = map[string]any{}
+		for k, v := range u.Profile {
+			c.Profile[k] = v
+		}
+		s.index[id] = &c
+	}
 }
 
 // SetPageSize sets the largest page the list endpoints return, whatever

@@ -123,3 +123,50 @@ func TestAPIRequiresAValidToken(t *testing.T) {
 		}
 	}
 }
+
+// getJSON sends GET path with an SSWS token and decodes the answer.
+func getJSON(t *testing.T, s *Server, path string) (int, any) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", s.URL+path, nil)
+	req.Header.Set("Authorization", "SSWS good")
+	resp, err := httpClient(s).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out any
+	json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+func TestLoginsWithSlashFilterAndStaleSearch(t *testing.T) {
+	s := New(t)
+	s.AddAPIToken("good")
+	id := s.AddUser(User{Login: `a/b"c@x.example`, Profile: map[string]any{"k": "v"}})
+	// Okta fetches a login with "/" by id only.
+	if code, body := getJSON(t, s, "/api/v1/users/"+url.PathEscape(`a/b"c@x.example`)); code != 404 || body.(map[string]any)["errorCode"] != "E0000007" {
+		t.Errorf("login with / by path: %d %v, want 404 E0000007", code, body)
+	}
+	if code, _ := getJSON(t, s, "/api/v1/users/"+id); code != 200 {
+		t.Errorf("by id: %d", code)
+	}
+	q := url.Values{"filter": {`profile.login eq "A/B\"C@x.example"`}}
+	if code, body := getJSON(t, s, "/api/v1/users?"+q.Encode()); code != 200 || len(body.([]any)) != 1 {
+		t.Errorf("filter on login: %d %v, want one user", code, body)
+	}
+	q = url.Values{"filter": {`profile.login sw "a"`}}
+	if code, _ := getJSON(t, s, "/api/v1/users?"+q.Encode()); code != 400 {
+		t.Errorf("unsupported filter: %d, want 400", code)
+	}
+	// A stale index still finds a value that was removed.
+	s.SetSearchStale(true)
+	s.SetProfile(id, "k", nil)
+	q = url.Values{"search": {`profile.k eq "v"`}}
+	if _, body := getJSON(t, s, "/api/v1/users?"+q.Encode()); len(body.([]any)) != 1 {
+		t.Errorf("stale search: %v, want the old match", body)
+	}
+	s.SetSearchStale(false)
+	if _, body := getJSON(t, s, "/api/v1/users?"+q.Encode()); len(body.([]any)) != 0 {
+		t.Errorf("current search: %v, want no match", body)
+	}
+}
