@@ -6,8 +6,10 @@
 // A request is checked in a fixed order: the JSON body (size-limited);
 // the ID token (issuer, audience, expiry and signature against the
 // provider's keys, refetched when a token names an unknown key ID, so
-// key rotation works); the token's single use (a persisted store of token
-// hashes until their expiry); the requested principal (it must exist and
+// key rotation works, within a bound; azp when present or when there are
+// several audiences); the token's single use (a persisted store of the
+// hashes of the signed claims, so a re-encoded token is the same token,
+// until their expiry); the requested principal (it must exist and
 // be enabled in the directory); the person's groups (token claim or
 // directory); the policy's enroll decision; and the key (not bound to
 // another principal, not revoked). A grant is written durably to the

@@ -55,7 +55,7 @@ func (s *Service) enroll(ctx context.Context, w http.ResponseWriter, r *http.Req
 	if e := decodeBody(w, r, &req); e != nil {
 		return outcome{}, e
 	}
-	at.principal = req.Principal
+	at.principal = excerpt(req.Principal)
 	key, err := certs.ParsePublicKey(req.PublicKey)
 	if err != nil || key.IsZero() {
 		return outcome{}, refuse(http.StatusBadRequest, CodeBadRequest, "public_key must be a CURVE public key: 40 characters of Z85")
@@ -64,6 +64,7 @@ func (s *Service) enroll(ctx context.Context, w http.ResponseWriter, r *http.Req
 	if msg := principalProblem(req.Principal); msg != "" {
 		return outcome{}, refuse(http.StatusBadRequest, CodeBadRequest, "principal %s", msg)
 	}
+	at.principal = req.Principal
 	if e := s.authenticate(ctx, at, req.IDToken); e != nil {
 		return outcome{}, e
 	}
@@ -194,7 +195,7 @@ func (s *Service) authenticate(ctx context.Context, at *attempt, raw string) *ap
 		return outage(CodeProviderUnavailable, "the OpenID provider's discovery document or keys could not be fetched; try again later")
 	}
 	at.who = who
-	fresh, err := s.store.consume(who.hash, who.expiry.Add(replayMargin))
+	fresh, err := s.store.consume(who.hash, who.expiry.Add(replayMargin), who.rawHash)
 	if err != nil {
 		s.log.Error("used-token store", "error", err)
 		return refuse(http.StatusInternalServerError, CodeInternal, "the used-token store could not be written; try again later")

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/zapgate/zapgate/broker/audit"
 	"github.com/zapgate/zapgate/certs"
@@ -113,6 +114,23 @@ func principalProblem(p string) string {
 		return "contains a control character"
 	}
 	return ""
+}
+
+// maxExcerpt bounds an unchecked principal in audit records and logs.
+const maxExcerpt = 256
+
+// excerpt returns s cut to at most maxExcerpt bytes of valid UTF-8, marked
+// with "..." when cut, for naming an unchecked principal in a record.
+func excerpt(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= maxExcerpt {
+		return s
+	}
+	cut := maxExcerpt
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }
 
 // validFingerprint checks "SHA256:" and 16 standard base64 characters.

@@ -104,6 +104,11 @@ func New(opts Options) (*Service, error) {
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
+	// A copy: the caller's client is not changed. Redirects of discovery
+	// or key fetches never leave https.
+	hc := *opts.HTTPClient
+	hc.CheckRedirect = noDowngrade
+	opts.HTTPClient = &hc
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}

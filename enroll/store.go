@@ -16,7 +16,7 @@ import (
 const stateFile = "state.json"
 
 // maxUsed bounds the used-token entries kept; a request beyond it is
-// refused (503) rather than forgetting a token that has not expired.
+// refused (500 internal) rather than forgetting a token that has not expired.
 const maxUsed = 100000
 
 // maxPending bounds the requests waiting for a second approval.
@@ -111,12 +111,15 @@ func openStore(dir string, now func() time.Time) (*store, error) {
 }
 
 // consume marks the token hash used until keep. It returns false when the
-// hash was already used.
-func (s *store) consume(hash string, keep time.Time) (bool, error) {
+// hash, or one of the aliases (the same token's keys under an earlier
+// scheme, kept in old state files), was already used.
+func (s *store) consume(hash string, keep time.Time, aliases ...string) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.used[hash]; ok {
-		return false, nil
+	for _, h := range append([]string{hash}, aliases...) {
+		if _, ok := s.used[h]; ok {
+			return false, nil
+		}
 	}
 	s.prune()
 	if len(s.used) >= maxUsed {
@@ -135,9 +138,11 @@ func (s *store) consume(hash string, keep time.Time) (bool, error) {
 func (s *store) release(hash string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.used[hash]; ok {
+	if until, ok := s.used[hash]; ok {
 		delete(s.used, hash)
-		_ = s.save() // on failure the token stays used: fail closed
+		if err := s.save(); err != nil {
+			s.used[hash] = until // the token stays used, in memory as on disk: fail closed
+		}
 	}
 }
 

@@ -4,12 +4,16 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 )
@@ -27,7 +31,8 @@ type person struct {
 	subject string
 	expiry  time.Time
 	groups  []string // from the token, prefixed; nil when groups come from the directory
-	hash    string   // hex SHA-256 of the raw token: the replay key
+	hash    string   // hex SHA-256 of the signed claims: the replay key
+	rawHash string   // hex SHA-256 of the raw token: the replay key of earlier versions, still honoured
 }
 
 // tokenError is why an ID token was refused: Reason is one of expired,
@@ -72,10 +77,13 @@ func (vf *verifier) get(ctx context.Context) (*oidc.IDTokenVerifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: discovery at %s: %v", errProvider, vf.issuer, err)
 	}
-	// The key set keeps its context to refetch keys on an unknown key ID:
-	// no deadline on it (the client's timeout bounds each fetch).
-	pctx := oidc.ClientContext(context.Background(), vf.client)
-	keys := oidc.NewRemoteKeySet(pctx, providerJWKS(p))
+	jwks := providerJWKS(p)
+	if err := secureURL(vf.issuer, jwks); err != nil {
+		return nil, fmt.Errorf("%w: discovery at %s: jwks_uri %q: %v", errProvider, vf.issuer, jwks, err)
+	}
+	// The keys are refetched on an unknown key ID only, within a bound
+	// (keyset.go); the client's timeout bounds each fetch.
+	keys := newKeySet(jwks, vf.client, vf.now)
 	vf.v = oidc.NewVerifier(vf.issuer, keys, &oidc.Config{ClientID: vf.clientID, Now: vf.now, SupportedSigningAlgs: providerAlgs(p)})
 	return vf.v, nil
 }
@@ -87,6 +95,46 @@ func providerJWKS(p *oidc.Provider) string {
 	}
 	_ = p.Claims(&c)
 	return c.JWKS
+}
+
+// secureURL checks a URL the provider's keys are fetched from: https, or
+// plain http only while the issuer itself is a plain-http loopback URL
+// (tests). Keys fetched in the clear could be anyone's keys.
+func secureURL(issuer, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return errors.New("not an absolute URL")
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if iu, err := url.Parse(issuer); err == nil && iu.Scheme == "http" && isLoopback(u.Hostname()) {
+			return nil
+		}
+	}
+	return errors.New("the provider's keys must be fetched over https")
+}
+
+// isLoopback reports whether host is localhost or a loopback address.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// noDowngrade is an http.Client CheckRedirect that refuses a redirect
+// from https to anything else, and long redirect chains.
+func noDowngrade(req *http.Request, via []*http.Request) error {
+	if len(via) >= 5 {
+		return errors.New("stopped after 5 redirects")
+	}
+	if via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
+		return fmt.Errorf("refusing a redirect from https to %s", req.URL.Redacted())
+	}
+	return nil
 }
 
 // providerAlgs returns the signing algorithms the discovery document
@@ -124,8 +172,19 @@ func (vf *verifier) verify(ctx context.Context, raw string) (*person, error) {
 	if err := tok.Claims(&claims); err != nil {
 		return nil, &tokenError{"claims", err.Error()}
 	}
-	sum := sha256.Sum256([]byte(raw))
-	p := &person{issuer: tok.Issuer, subject: tok.Subject, expiry: tok.Expiry, hash: hex.EncodeToString(sum[:])}
+	if e := vf.checkAZP(tok.Audience, claims); e != nil {
+		return nil, e
+	}
+	// The replay key is the hash of the signed claims, not of the raw
+	// text: the same token re-encoded (spare base64 bits, an ECDSA
+	// signature's s replaced by n-s) verifies just the same.
+	var payload json.RawMessage
+	if err := tok.Claims(&payload); err != nil {
+		return nil, &tokenError{"claims", err.Error()}
+	}
+	sum, rawSum := sha256.Sum256(payload), sha256.Sum256([]byte(raw))
+	p := &person{issuer: tok.Issuer, subject: tok.Subject, expiry: tok.Expiry,
+		hash: hex.EncodeToString(sum[:]), rawHash: hex.EncodeToString(rawSum[:])}
 	if p.subject == "" {
 		return nil, &tokenError{"claims", "the token has no sub claim"}
 	}
@@ -145,6 +204,21 @@ func (vf *verifier) verify(ctx context.Context, raw string) (*person, error) {
 		}
 	}
 	return p, nil
+}
+
+// checkAZP applies OpenID Connect Core 3.1.3.7 (steps 4 and 5): a token
+// with several audiences must name its authorized party, and an azp claim
+// must be zapgate's client, so a token issued to another client that only
+// lists zapgate among its audiences is refused.
+func (vf *verifier) checkAZP(aud []string, claims map[string]any) *tokenError {
+	azp, present := claims["azp"]
+	switch {
+	case present && azp != vf.clientID:
+		return &tokenError{"audience", fmt.Sprintf("the token was issued to another client (azp is not %q)", vf.clientID)}
+	case !present && len(aud) > 1:
+		return &tokenError{"audience", fmt.Sprintf("the token has %d audiences and no azp claim naming %q", len(aud), vf.clientID)}
+	}
+	return nil
 }
 
 // groups reads the groups claim: a list of strings or a single string;
@@ -204,7 +278,13 @@ func classify(err error) error {
 	return &tokenError{"malformed", msg}
 }
 
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+// isControl reports the characters refused in names: C0 and C1 controls
+// (a terminal acts on them when a record is printed), the line and
+// paragraph separators, and the bidirectional controls that make a name
+// display as another.
+func isControl(r rune) bool {
+	return unicode.IsControl(r) || r == 0x2028 || r == 0x2029 || unicode.Is(unicode.Bidi_Control, r)
+}
 
 // equalFold compares names case-insensitively.
 func equalFold(a, b string) bool { return strings.EqualFold(a, b) }

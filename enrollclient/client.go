@@ -10,10 +10,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // maxResponse bounds how much of a broker response is read.
@@ -68,7 +71,10 @@ func New(broker string, opts Options) (*Client, error) {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = tlsConf
-	return &Client{base: u, http: &http.Client{Transport: tr, Timeout: timeout}}, nil
+	// The broker's API never redirects; following one would send the ID
+	// token in the body again, to wherever the redirect points.
+	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &Client{base: u, http: &http.Client{Transport: tr, Timeout: timeout, CheckRedirect: noRedirect}}, nil
 }
 
 // ProviderConfig is the broker's answer to GET /v1/enroll/config: where and
@@ -132,7 +138,10 @@ func (c *Client) Config(ctx context.Context) (ProviderConfig, error) {
 		return ProviderConfig{}, fmt.Errorf("enroll: broker's /v1/enroll/config names no issuer or client_id (is enrollment enabled in its config?)")
 	}
 	if u, err := url.Parse(pc.Issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return ProviderConfig{}, fmt.Errorf("enroll: broker's issuer %q is not an http(s) URL", pc.Issuer)
+		return ProviderConfig{}, fmt.Errorf("enroll: broker's issuer %q is not an http(s) URL", printable(pc.Issuer))
+	}
+	if err := providerURL(pc.Issuer, pc.Issuer); err != nil {
+		return ProviderConfig{}, fmt.Errorf("enroll: broker's issuer %q: %w", printable(pc.Issuer), err)
 	}
 	if len(pc.Scopes) == 0 {
 		pc.Scopes = []string{"openid", "email", "profile"}
@@ -155,7 +164,20 @@ type EnrollRequest struct {
 func (c *Client) Enroll(ctx context.Context, req EnrollRequest) (Result, error) {
 	var r Result
 	_, err := c.do(ctx, http.MethodPost, "/v1/enroll", req, &r)
-	return r, err
+	return r.printable(), err
+}
+
+// printable returns r with every string made safe to print.
+func (r Result) printable() Result {
+	r.Status, r.Principal, r.Fingerprint = printable(r.Status), printable(r.Principal), printable(r.Fingerprint)
+	if r.ApprovedBy != nil {
+		by := make([]string, len(r.ApprovedBy))
+		for i, a := range r.ApprovedBy {
+			by[i] = printable(a)
+		}
+		r.ApprovedBy = by
+	}
+	return r
 }
 
 // Approve posts a further approval of the pending binding of the key with
@@ -167,7 +189,7 @@ func (c *Client) Approve(ctx context.Context, fingerprint, idToken string) (Resu
 		IDToken     string `json:"id_token"`
 	}{fingerprint, idToken}
 	_, err := c.do(ctx, http.MethodPost, "/v1/enroll/approve", body, &r)
-	return r, err
+	return r.printable(), err
 }
 
 // do sends one request and decodes a 2xx JSON answer into out; any other
@@ -233,19 +255,53 @@ func brokerError(status int, data []byte) *Error {
 	return &Error{Status: status, Message: msg}
 }
 
-// printable replaces control characters (a hostile answer could carry
-// terminal escapes) with '?' and bounds the length.
+// printable replaces control characters, invalid UTF-8 and the
+// characters that reorder or break lines (a hostile answer could carry
+// terminal escapes or disguise itself) with '?' and bounds the length,
+// cutting between characters.
 func printable(s string) string {
 	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == utf8.RuneError ||
+			r == 0x2028 || r == 0x2029 || unicode.Is(unicode.Bidi_Control, r) {
 			return '?'
 		}
 		return r
-	}, s)
+	}, strings.ToValidUTF8(s, "?"))
 	if len(s) > 500 {
-		s = s[:500] + "..."
+		cut := 500
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "..."
 	}
 	return s
+}
+
+// providerURL checks a URL of the OpenID provider: https, or plain http
+// only for a loopback host while the issuer is one too (tests). The
+// device code and the ID token must not cross a network in the clear.
+func providerURL(issuer, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return errors.New("not an absolute URL")
+	}
+	if u.Scheme == "https" {
+		return nil
+	}
+	iu, err := url.Parse(issuer)
+	if u.Scheme == "http" && err == nil && loopback(u.Hostname()) && loopback(iu.Hostname()) {
+		return nil
+	}
+	return errors.New("must use https (http is accepted for a loopback host only)")
+}
+
+// loopback reports whether host is localhost or a loopback address.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // IsCode reports whether err is a broker refusal with this code.

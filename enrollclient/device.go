@@ -37,6 +37,9 @@ func SignIn(ctx context.Context, hc *http.Client, pc ProviderConfig, prompt func
 	if hc == nil {
 		hc = &http.Client{Timeout: 30 * time.Second}
 	}
+	if err := providerURL(pc.Issuer, pc.Issuer); err != nil {
+		return "", fmt.Errorf("enroll: OpenID provider %q: %w", printable(pc.Issuer), err)
+	}
 	ctx = oidc.ClientContext(ctx, hc)
 	provider, err := oidc.NewProvider(ctx, pc.Issuer)
 	if err != nil {
@@ -45,6 +48,11 @@ func SignIn(ctx context.Context, hc *http.Client, pc ProviderConfig, prompt func
 	ep := provider.Endpoint()
 	if ep.DeviceAuthURL == "" {
 		return "", fmt.Errorf("enroll: OpenID provider %s offers no device authorization endpoint (device_authorization_endpoint missing from its discovery document)", pc.Issuer)
+	}
+	for _, u := range []string{ep.DeviceAuthURL, ep.TokenURL} {
+		if err := providerURL(pc.Issuer, u); err != nil {
+			return "", fmt.Errorf("enroll: OpenID provider %s: endpoint %q: %w", pc.Issuer, printable(u), err)
+		}
 	}
 	// A public client: the client id goes in the form, never a Basic
 	// header with an empty secret.
@@ -57,16 +65,17 @@ func SignIn(ctx context.Context, hc *http.Client, pc ProviderConfig, prompt func
 	if da.UserCode == "" || da.VerificationURI == "" {
 		return "", fmt.Errorf("enroll: device authorization at %s: answer without user_code or verification_uri", ep.DeviceAuthURL)
 	}
+	// What the provider sends is printed to a terminal: printable only.
 	prompt(DevicePrompt{
-		VerificationURI:         da.VerificationURI,
-		VerificationURIComplete: da.VerificationURIComplete,
-		UserCode:                da.UserCode,
+		VerificationURI:         printable(da.VerificationURI),
+		VerificationURIComplete: printable(da.VerificationURIComplete),
+		UserCode:                printable(da.UserCode),
 		Expiry:                  da.Expiry,
 	})
 	tok, err := conf.DeviceAccessToken(ctx, da)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) && !da.Expiry.IsZero() && !time.Now().Before(da.Expiry) {
-			return "", fmt.Errorf("enroll: the code %s expired before anyone signed in; run the command again", da.UserCode)
+			return "", fmt.Errorf("enroll: the code %s expired before anyone signed in; run the command again", printable(da.UserCode))
 		}
 		return "", fmt.Errorf("enroll: waiting for sign-in: %w", describe(err))
 	}
