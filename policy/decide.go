@@ -14,7 +14,9 @@ import "math/bits"
 //  3. The first deny rule (in file order) that names the subject and
 //     covers the action denies it, whatever any role grants.
 //  4. The first role (in file order) with an entry that covers the action
-//     allows it; the entry is the decision's Rule.
+//     allows it; the entry is the decision's Rule. For Enroll, every
+//     role's entries are considered and the one requiring the most
+//     approvals is the Rule (the first of those in file order).
 //  5. Otherwise the action is denied: default-deny.
 func (p *Policy) Decide(subject Subject, action Action) Decision {
 	if p == nil {
@@ -42,9 +44,18 @@ func (p *Policy) Decide(subject Subject, action Action) Decision {
 		for i, w := range set {
 			for ; w != 0; w &= w - 1 {
 				r := p.roles[i*64+bits.TrailingZeros64(w)]
-				if g := r.perms.grant(&action); g != nil {
+				g := r.perms.grant(&action)
+				if g == nil {
+					continue
+				}
+				if action.Kind != Enroll {
 					d.Allow, d.Rule = true, *g
 					return d
+				}
+				// Enroll: the strictest grant decides how many people must
+				// approve, so a second role cannot lower the requirement.
+				if !d.Allow || g.Approvals > d.Rule.Approvals {
+					d.Allow, d.Rule = true, *g
 				}
 			}
 		}

@@ -113,17 +113,22 @@ func targetProblem(s string) string {
 	return ""
 }
 
-// grantEnroll returns the first entry that allows enrolling target.
+// grantEnroll returns the entry that allows enrolling target with the most
+// approvals (the first in list order among equals), or nil.
 func grantEnroll(list []enrollRule, target string) *Rule {
 	folded := string(appendFold(nil, target))
+	var best *Rule
 	for i := range list {
 		for j := range list[i].principals {
 			if list[i].principals[j].match(folded) {
-				return &list[i].rule
+				if best == nil || list[i].rule.Approvals > best.Approvals {
+					best = &list[i].rule
+				}
+				break
 			}
 		}
 	}
-	return nil
+	return best
 }
 
 // enroll decodes an enroll: list of a role or deny rule.

@@ -218,3 +218,43 @@ func FuzzPrincipalPattern(f *testing.F) {
 		}
 	})
 }
+
+// TestEnrollStrictestGrantDecides: when two roles (or two entries) grant
+// the same principal, the one that needs more approvals decides, whatever
+// the file order; a role cannot lower another's requirement.
+func TestEnrollStrictestGrantDecides(t *testing.T) {
+	p := mustParse(t, `version: 1
+revision: r
+roles:
+  lenient:
+    enroll: [{principals: ["SVC-*"]}]
+  strict:
+    enroll:
+      - {principals: ["PROXY*$"]}
+      - {principals: ["svc-backup*"], approvals: 2}
+bindings:
+  - {group: okta:a, roles: [lenient]}
+  - {group: okta:b, roles: [strict]}
+`)
+	decide := func(groups []string, target string) Decision {
+		return p.Decide(Subject{Principal: "alice@corp", Groups: groups}, Action{Kind: Enroll, Target: target})
+	}
+	for _, tc := range []struct {
+		groups    []string
+		target    string
+		allow     bool
+		approvals int
+	}{
+		{[]string{"okta:a"}, "svc-backup01", true, 1},
+		{[]string{"okta:a", "okta:b"}, "svc-backup01", true, 2},
+		{[]string{"okta:b", "okta:a"}, "SVC-BACKUP01", true, 2},
+		{[]string{"okta:a", "okta:b"}, "svc-other", true, 1},
+		{[]string{"okta:b"}, "PROXY01$", true, 1},
+		{[]string{"okta:a"}, "PROXY01$", false, 0},
+	} {
+		d := decide(tc.groups, tc.target)
+		if d.Allow != tc.allow || (d.Allow && d.Rule.Approvals != tc.approvals) {
+			t.Errorf("%v enroll %s: allow %v approvals %d (%s), want %v %d", tc.groups, tc.target, d.Allow, d.Rule.Approvals, d.Rule.ID, tc.allow, tc.approvals)
+		}
+	}
+}
