@@ -3,17 +3,12 @@
 package integration
 
 import (
-	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
-	"github.com/zapgate/zapgate/broker/client"
 	"github.com/zapgate/zapgate/certs"
 )
 
@@ -51,27 +46,9 @@ func TestServeKeysInDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cmd, out := e.start(t)
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}()
-	worker, requester := nodeClient(t, e, "alice"), nodeClient(t, e, "alice")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go worker.Serve(ctx, "proxy", func(_ context.Context, cmd string, _ [][]byte) ([][]byte, error) {
-		return [][]byte{[]byte("done " + cmd)}, nil
-	})
-	if _, err := retryRequest(requester, "proxy", "task.start"); err != nil {
-		t.Fatalf("alice with her key in the directory: %v\n%s", err, out)
-	}
-	bob := nodeClient(t, e, "bob")
-	rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
-	_, err = bob.Request(rctx, "proxy", "task.start")
-	rcancel()
-	if !errors.Is(err, client.ErrHandshake) {
-		t.Errorf("bob, whose key is nowhere, got %v; want the handshake refused", err)
-	}
+	out := startServe(t, e)
+	requester := relayProxy(t, e, "alice", "alice with her key in the directory", out)
+	expectHandshakeRefused(t, e, "bob", "bob, whose key is nowhere,")
 
 	del := goldap.NewModifyRequest(aliceDN, nil)
 	del.Delete("description", nil)

@@ -49,6 +49,17 @@ func directoryServeEnv(t *testing.T, ldap, password, cache, group string, nodes 
 	if err := os.WriteFile(pwFile, []byte(password+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	useDirectory(t, e, "directory:\n  type: ldap\n  ldap:\n"+ldap+"    bind_password_file: "+pwFile+"\n  cache:\n"+cache, group, nodes)
+	return e
+}
+
+// useDirectory points the config of e at the directory section (YAML from
+// "directory:" on) in place of the static directory file, writes a policy
+// that gives group the role backup-server (serve and request proxy
+// task.*), and creates and registers a key DIR/NAME.key for each name in
+// nodes with its principal.
+func useDirectory(t *testing.T, e *serveEnv, section, group string, nodes map[string]string) {
+	t.Helper()
 	policy := fmt.Sprintf(`version: 1
 roles:
   backup-server:
@@ -61,9 +72,8 @@ bindings:
 `, group)
 	os.WriteFile(filepath.Join(e.dir, "policy.yaml"), []byte(policy), 0o644)
 	cfg, _ := os.ReadFile(e.config)
-	cfg = []byte(strings.Replace(string(cfg), "directory:\n  type: static\n  static: {file: "+e.dir+"/directory.yaml}\n",
-		"directory:\n  type: ldap\n  ldap:\n"+ldap+"    bind_password_file: "+pwFile+"\n  cache:\n"+cache, 1))
-	if !strings.Contains(string(cfg), "type: ldap") {
+	cfg = []byte(strings.Replace(string(cfg), "directory:\n  type: static\n  static: {file: "+e.dir+"/directory.yaml}\n", section, 1))
+	if !strings.Contains(string(cfg), section) {
 		t.Fatalf("config not rewritten:\n%s", cfg)
 	}
 	os.WriteFile(e.config, cfg, 0o644)
@@ -71,7 +81,6 @@ bindings:
 		mustRun(t, "keygen", name, "--dir", e.dir)
 		mustRun(t, "keys", "add", filepath.Join(e.dir, name+".key"), "--principal", principal, "--registry", filepath.Join(e.dir, "keys"))
 	}
-	return e
 }
 
 // TestServeWithLDAPDirectory runs `zapgate serve` with directory.type ldap
@@ -94,29 +103,9 @@ func TestServeWithLDAPDirectory(t *testing.T) {
 		t.Errorf("doctor accepted a principal the filter cannot find (%v):\n%s", err, out)
 	}
 
-	cmd, out := e.start(t)
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}()
-	worker, requester := nodeClient(t, e, "alice"), nodeClient(t, e, "alice")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go worker.Serve(ctx, "proxy", func(_ context.Context, cmd string, _ [][]byte) ([][]byte, error) {
-		return [][]byte{[]byte("done " + cmd)}, nil
-	})
-	reply, err := retryRequest(requester, "proxy", "task.start")
-	if err != nil || len(reply) != 1 || string(reply[0]) != "done task.start" {
-		t.Fatalf("alice's request: %q %v\n%s", reply, err, out)
-	}
-
-	bob := nodeClient(t, e, "bob")
-	rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
-	_, err = bob.Request(rctx, "proxy", "task.start")
-	rcancel()
-	if !errors.Is(err, client.ErrHandshake) {
-		t.Errorf("bob (no group) got %v, want the handshake refused", err)
-	}
+	out := startServe(t, e)
+	requester := relayProxy(t, e, "alice", "alice's request", out)
+	expectHandshakeRefused(t, e, "bob", "bob (no group)")
 	_, metrics := e.get("/metrics")
 	for _, m := range []string{"zapgate_directory_queries_total", "zapgate_directory_cache_hits_total", "zapgate_directory_query_seconds_max"} {
 		if !regexp.MustCompile(`(?m)^`+m+` [1-9.]`).MatchString(metrics) && !regexp.MustCompile(`(?m)^`+m+` 0\.0*[1-9]`).MatchString(metrics) {
@@ -160,6 +149,103 @@ func waitForbidden(t *testing.T, c *client.Client, what string) time.Duration {
 			t.Fatalf("still relayed %s %s (last: %v)", time.Since(start), what, err)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// startServe starts `zapgate serve` for e and returns its output. A
+// cleanup stops it with SIGTERM and waits for it; since cleanups run last
+// registered first, the clients a test connects after startServe are
+// closed while the broker still runs.
+func startServe(t *testing.T, e *serveEnv) *strings.Builder {
+	t.Helper()
+	cmd, out := e.start(t)
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	})
+	return out
+}
+
+// relayProxy connects two clients with DIR/NAME.key_secret: a worker that
+// serves proxy and answers every command CMD with "done CMD" (stopped and
+// closed in cleanups), and a requester, which it returns once its
+// task.start (retried while the worker registers) has been relayed with
+// the reply "done task.start". Otherwise it fails the test with what and
+// the broker output out.
+func relayProxy(t *testing.T, e *serveEnv, name, what string, out fmt.Stringer) *client.Client {
+	t.Helper()
+	worker, requester := nodeClient(t, e, name), nodeClient(t, e, name)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel) // before the worker's Close, which waits for Serve
+	go worker.Serve(ctx, "proxy", func(_ context.Context, cmd string, _ [][]byte) ([][]byte, error) {
+		return [][]byte{[]byte("done " + cmd)}, nil
+	})
+	reply, err := retryRequest(requester, "proxy", "task.start")
+	if err != nil || len(reply) != 1 || string(reply[0]) != "done task.start" {
+		t.Fatalf("%s: %q %v\n%s", what, reply, err, out)
+	}
+	return requester
+}
+
+// expectHandshakeRefused connects a client with DIR/NAME.key_secret and
+// fails the test unless its task.start ends, within 5 s, in a refused
+// handshake (ZAP 400); who names the node in the message.
+func expectHandshakeRefused(t *testing.T, e *serveEnv, name, who string) {
+	t.Helper()
+	c := nodeClient(t, e, name)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := c.Request(ctx, "proxy", "task.start"); !errors.Is(err, client.ErrHandshake) {
+		t.Errorf("%s got %v, want the handshake refused", who, err)
+	}
+}
+
+// expectStaleRelay is called right after the directory went down: it
+// waits past the 1 s cache TTL, so that answers come from the stale grace,
+// and fails the test unless the known principal still relays task.status,
+// both on requester and on a new connection with DIR/NAME.key_secret.
+func expectStaleRelay(t *testing.T, e *serveEnv, requester *client.Client, name string, out fmt.Stringer) {
+	t.Helper()
+	time.Sleep(1200 * time.Millisecond) // past the 1s TTL: answers now come from the stale grace
+	if _, err := retryRequest(requester, "proxy", "task.status"); err != nil {
+		t.Fatalf("known principal during the outage: %v\n%s", err, out)
+	}
+	again := nodeClient(t, e, name)
+	if _, err := retryRequest(again, "proxy", "task.status"); err != nil {
+		t.Fatalf("known principal reconnecting during the outage: %v\n%s", err, out)
+	}
+}
+
+// expectUnanswered fails the test unless a task.status of c, a principal
+// the cache has never seen, gets no answer within 3 s while the directory
+// is down (ZAP 300: the node retries) rather than a grant or a refused
+// handshake; who names it in the message.
+func expectUnanswered(t *testing.T, c *client.Client, who string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if _, err := c.Request(ctx, "proxy", "task.status"); err == nil || errors.Is(err, client.ErrHandshake) {
+		t.Fatalf("%s during the outage got %v; want no answer (ZAP 300, retrying), not a grant or a 400", who, err)
+	}
+}
+
+// expectOutageAudit fails the test unless the authn.connect records of
+// the audit log in DIR/audit hold a stale grant of user (zapgate.stale,
+// outcome success) and a refusal for directory-unavailable.
+func expectOutageAudit(t *testing.T, e *serveEnv, user string) {
+	t.Helper()
+	audit := mustRun(t, "audit", "export", "--action", "authn.connect", "--format", "jsonl", filepath.Join(e.dir, "audit"))
+	var stale, unavailable bool
+	for _, line := range strings.Split(audit, "\n") {
+		if strings.Contains(line, `"user.name":"`+user+`"`) && strings.Contains(line, `"zapgate.stale":true`) && strings.Contains(line, `"event.outcome":"success"`) {
+			stale = true
+		}
+		if strings.Contains(line, `"event.reason":"directory-unavailable"`) && strings.Contains(line, `"event.outcome":"failure"`) {
+			unavailable = true
+		}
+	}
+	if !stale || !unavailable {
+		t.Errorf("audit lacks a stale grant (%v) or a directory-unavailable refusal (%v):\n%s", stale, unavailable, audit)
 	}
 }
 

@@ -3,17 +3,13 @@
 package integration
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
 
-	"github.com/zapgate/zapgate/broker/client"
 	zldap "github.com/zapgate/zapgate/idp/ldap"
 )
 
@@ -75,29 +71,9 @@ func TestSambaServe(t *testing.T) {
 					t.Errorf("doctor did not bind to samba:\n%s", doctor)
 				}
 			}
-			cmd, out := e.start(t)
-			defer func() {
-				cmd.Process.Signal(syscall.SIGTERM)
-				cmd.Wait()
-			}()
-			worker, requester := nodeClient(t, e, "proxy01"), nodeClient(t, e, "proxy01")
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			go worker.Serve(ctx, "proxy", func(_ context.Context, cmd string, _ [][]byte) ([][]byte, error) {
-				return [][]byte{[]byte("done " + cmd)}, nil
-			})
-			reply, err := retryRequest(requester, "proxy", "task.start")
-			if err != nil || len(reply) != 1 || string(reply[0]) != "done task.start" {
-				t.Fatalf("PROXY01$'s request: %q %v\n%s", reply, err, out)
-			}
-
-			dave := nodeClient(t, e, "dave")
-			rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
-			_, err = dave.Request(rctx, "proxy", "task.start")
-			rcancel()
-			if !errors.Is(err, client.ErrHandshake) {
-				t.Errorf("dave (no group) got %v, want the handshake refused", err)
-			}
+			out := startServe(t, e)
+			requester := relayProxy(t, e, "proxy01", "PROXY01$'s request", out)
+			expectHandshakeRefused(t, e, "dave", "dave (no group)")
 
 			// Out of Backup Servers, PROXY01$ is no longer in Ops either.
 			member(t, "delete")
@@ -105,13 +81,7 @@ func TestSambaServe(t *testing.T) {
 			took := waitForbidden(t, requester, "after PROXY01$ left Backup Servers")
 			t.Logf("refused %s after the group change (cache ttl 1s)", took.Round(time.Millisecond))
 
-			again := nodeClient(t, e, "proxy01")
-			rctx, rcancel = context.WithTimeout(context.Background(), 5*time.Second)
-			_, err = again.Request(rctx, "proxy", "task.status")
-			rcancel()
-			if !errors.Is(err, client.ErrHandshake) {
-				t.Errorf("a new connection of PROXY01$ out of its group got %v, want the handshake refused", err)
-			}
+			expectHandshakeRefused(t, e, "proxy01", "a new connection of PROXY01$ out of its group")
 		})
 	}
 	t.Logf("TestSambaServe took %s", time.Since(start).Round(time.Millisecond))
