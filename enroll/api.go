@@ -26,6 +26,25 @@ type EnrollRequest struct {
 	PublicKey string `json:"public_key"`
 	// IDToken is the enrolling person's OpenID Connect ID token.
 	IDToken string `json:"id_token"`
+	// Challenge is a challenge from GET /v1/enroll/challenge, unused and
+	// unexpired.
+	Challenge string `json:"challenge"`
+	// Proof proves that the node holds the secret key of PublicKey:
+	// base64url(HMAC-SHA256(X25519(node secret, server_key),
+	// ProofMessage(challenge, principal, public_key, id_token))).
+	Proof string `json:"proof"`
+}
+
+// Challenge is the answer of GET /v1/enroll/challenge: a one-time
+// challenge and the broker's ephemeral X25519 public key for the proof of
+// possession of POST /v1/enroll.
+type Challenge struct {
+	// Challenge is 16 random bytes, base64url without padding.
+	Challenge string `json:"challenge"`
+	// ServerKey is the ephemeral public key, 40 characters of Z85.
+	ServerKey string `json:"server_key"`
+	// ExpiresAt is when the challenge can no longer be used.
+	ExpiresAt time.Time `json:"expires_at"`
 }
 
 // ApproveRequest is the body of POST /v1/enroll/approve.
@@ -102,6 +121,9 @@ const (
 	CodeBadRequest = "bad-request"
 	// CodeInvalidToken (401): the ID token was refused.
 	CodeInvalidToken = "invalid-token"
+	// CodeInvalidProof (401): the challenge is unknown, used or expired,
+	// or the proof does not show that the node holds the key.
+	CodeInvalidProof = "invalid-proof"
 	// CodeForbidden (403): the policy does not allow this person to
 	// enroll this principal (the message cites the rule), or the person
 	// is unknown or disabled in the directory.

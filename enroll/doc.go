@@ -4,7 +4,11 @@
 // is allowed to do so by the policy's enroll permission.
 //
 // A request is checked in a fixed order: the JSON body (size-limited);
-// the ID token (issuer, audience, expiry and signature against the
+// the proof of possession of the key (a one-time challenge from GET
+// /v1/enroll/challenge answered with an HMAC keyed by the X25519 secret
+// of the node's key and the broker's ephemeral key, so nobody binds a
+// key they do not hold; checked before the token, so a bad proof never
+// spends one); the ID token (issuer, audience, expiry and signature against the
 // provider's keys, refetched when a token names an unknown key ID, so
 // key rotation works, within a bound; azp when present or when there are
 // several audiences); the token's single use (a persisted store of the

@@ -424,6 +424,7 @@ func TestNewRefusesBadOptions(t *testing.T) {
 func FuzzEnrollBody(f *testing.F) {
 	key := "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
 	f.Add([]byte(`{"principal":"PROXY01$","public_key":"`+key+`","id_token":"a.b.c"}`), false)
+	f.Add([]byte(`{"principal":"PROXY01$","public_key":"`+key+`","id_token":"a.b.c","challenge":"AAECAwQFBgcICQoLDA0ODw","proof":"zQYglYG1NIUesjke0LeejtxXhJhoFScPZk9Gc0zy8jI"}`), false)
 	f.Add([]byte(`{"fingerprint":"SHA256:AAAAAAAAAAAAAAAA","id_token":"x"}`), true)
 	f.Add([]byte(`{"principal":"PROXY01$"}{}`), false)
 	f.Add([]byte(`null`), true)
@@ -440,7 +441,7 @@ func FuzzEnrollBody(f *testing.F) {
 		if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil {
 			t.Fatalf("%d, not JSON: %q", w.Code, w.Body.Bytes())
 		}
-		known := map[string]int{CodeBadRequest: 400, CodeInvalidToken: 401, CodeNotPending: 404}
+		known := map[string]int{CodeBadRequest: 400, CodeInvalidToken: 401, CodeInvalidProof: 401, CodeNotPending: 404}
 		if want, ok := known[e.Error]; !ok || want != w.Code {
 			t.Fatalf("%d %+v for %q", w.Code, e, body)
 		}

@@ -27,6 +27,18 @@ func (s *Service) handleEnroll(w http.ResponseWriter, r *http.Request) {
 	s.answer(r.Context(), w, at, res, e)
 }
 
+// handleChallenge answers GET /v1/enroll/challenge with a new one-time
+// challenge for the proof of possession.
+func (s *Service) handleChallenge(w http.ResponseWriter, _ *http.Request) {
+	ch, err := s.chs.issue()
+	if err != nil {
+		s.log.Error("enrollment challenge", "error", err)
+		writeJSON(w, http.StatusInternalServerError, ErrorResponse{Error: CodeInternal, Message: "no challenge could be made; try again later"})
+		return
+	}
+	writeJSON(w, http.StatusOK, ch)
+}
+
 func (s *Service) handleApprove(w http.ResponseWriter, r *http.Request) {
 	at := &attempt{action: ActionApprove, source: sourceOf(r)}
 	res, e := s.approve(r.Context(), w, r, at)
@@ -65,6 +77,9 @@ func (s *Service) enroll(ctx context.Context, w http.ResponseWriter, r *http.Req
 		return outcome{}, refuse(http.StatusBadRequest, CodeBadRequest, "principal %s", msg)
 	}
 	at.principal = req.Principal
+	if e := s.checkProof(req, key); e != nil {
+		return outcome{}, e
+	}
 	if e := s.authenticate(ctx, at, req.IDToken); e != nil {
 		return outcome{}, e
 	}
@@ -181,6 +196,23 @@ func (s *Service) approveLocked(ctx context.Context, at *attempt, p Pending, me 
 	s.log.Info("key enrolled", "principal", p.Principal, "key", p.Fingerprint, "approvers", at.approvers)
 	res.Status = StatusBound
 	return outcome{http.StatusCreated, res}, nil
+}
+
+// checkProof checks the proof of possession of the key (step 1b), before
+// the ID token is verified or spent. The challenge is used up, whatever
+// the outcome.
+func (s *Service) checkProof(req EnrollRequest, key certs.PublicKey) *apiError {
+	if req.Challenge == "" || req.Proof == "" {
+		return refuse(http.StatusBadRequest, CodeBadRequest, "challenge and proof are required: get a challenge (GET /v1/enroll/challenge) and prove that the node holds the key's secret (docs/enrollment.md)")
+	}
+	secret, ok := s.chs.take(req.Challenge)
+	if !ok {
+		return refuse(http.StatusUnauthorized, CodeInvalidProof, "unknown or expired challenge: challenges are used once and expire after %s; get a new one", ChallengeTTL)
+	}
+	if !VerifyProof(secret, key, req.Challenge, req.Principal, req.IDToken, req.Proof) {
+		return refuse(http.StatusUnauthorized, CodeInvalidProof, "proof does not match the key: it must be made with the secret key of %s for this challenge, principal and ID token", key.Fingerprint())
+	}
+	return nil
 }
 
 // authenticate verifies the ID token and uses it up.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,9 +15,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/zapgate/zapgate/broker/audit"
 	"github.com/zapgate/zapgate/certs"
+	"github.com/zapgate/zapgate/enrollclient"
 	"github.com/zapgate/zapgate/idp"
 	"github.com/zapgate/zapgate/idp/static"
 	"github.com/zapgate/zapgate/policy"
@@ -204,9 +207,46 @@ func (h *harness) post(path string, v any) (int, map[string]any) {
 	return h.do("POST", path, bytes.NewReader(data), nil)
 }
 
+// enroll posts an enrollment with a fresh challenge and a proof made, as
+// `zapgate enroll` makes it, with the secret of key (from newKey; any
+// other key gets a proof made with an unrelated secret).
 func (h *harness) enroll(principal, key, token string) (int, map[string]any) {
 	h.t.Helper()
-	return h.post("/v1/enroll", EnrollRequest{Principal: principal, PublicKey: key, IDToken: token})
+	secret, ok := testSecrets.Load(key)
+	if !ok {
+		_, other, err := certs.GenerateKeypair()
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		secret = other
+	}
+	ch := h.challenge()
+	return h.post("/v1/enroll", EnrollRequest{Principal: principal, PublicKey: key, IDToken: token,
+		Challenge: ch.Challenge, Proof: h.proof(secret.(certs.SecretKey), ch, principal, token)})
+}
+
+// challenge gets a challenge from GET /v1/enroll/challenge.
+func (h *harness) challenge() Challenge {
+	h.t.Helper()
+	status, body := h.do("GET", "/v1/enroll/challenge", nil, nil)
+	if status != http.StatusOK {
+		h.t.Fatalf("challenge: %d %v", status, body)
+	}
+	exp, err := time.Parse(time.RFC3339, fmt.Sprint(body["expires_at"]))
+	if err != nil {
+		h.t.Fatalf("challenge expires_at: %v", err)
+	}
+	return Challenge{Challenge: fmt.Sprint(body["challenge"]), ServerKey: fmt.Sprint(body["server_key"]), ExpiresAt: exp}
+}
+
+// proof makes a proof with the client's code (enrollclient.Proof).
+func (h *harness) proof(secret certs.SecretKey, ch Challenge, principal, token string) string {
+	h.t.Helper()
+	p, err := enrollclient.Proof(secret, enrollclient.Challenge{Challenge: ch.Challenge, ServerKey: ch.ServerKey}, principal, token)
+	if err != nil {
+		h.t.Fatalf("proof: %v", err)
+	}
+	return p
 }
 
 func (h *harness) approve(fp, token string) (int, map[string]any) {
@@ -221,13 +261,18 @@ func (h *harness) bindings() []certs.Binding {
 	return bs
 }
 
-// newKey returns a fresh public key and its fingerprint.
+// testSecrets maps the public keys newKey made (Z85) to their secret keys.
+var testSecrets sync.Map
+
+// newKey returns a fresh public key and its fingerprint; h.enroll proves
+// possession with its secret key.
 func newKey(t *testing.T) (string, string) {
 	t.Helper()
-	pub, _, err := certs.GenerateKeypair()
+	pub, sec, err := certs.GenerateKeypair()
 	if err != nil {
 		t.Fatal(err)
 	}
+	testSecrets.Store(pub.String(), sec)
 	return pub.String(), pub.Fingerprint()
 }
 

@@ -77,6 +77,7 @@ type Service struct {
 	log   *slog.Logger
 	store *store
 	vf    *verifier
+	chs   *challenges
 	mu    sync.Mutex // serialises the check-and-commit of bindings
 }
 
@@ -127,6 +128,7 @@ func New(opts Options) (*Service, error) {
 		vf: &verifier{issuer: opts.Issuer, clientID: opts.ClientID, principalClaim: opts.PrincipalClaim,
 			groupsClaim: opts.GroupsClaim, groupsPrefix: opts.GroupsPrefix, tokenGroups: !opts.GroupsFromDirectory,
 			client: opts.HTTPClient, now: opts.Now},
+		chs: newChallenges(MaxChallenges, ChallengeTTL, opts.Now),
 	}, nil
 }
 
@@ -137,6 +139,7 @@ func (s *Service) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/enroll/config", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, ClientConfig{Issuer: s.opts.Issuer, ClientID: s.opts.ClientID, Scopes: s.opts.Scopes})
 	})
+	mux.HandleFunc("GET /v1/enroll/challenge", s.handleChallenge)
 	mux.HandleFunc("POST /v1/enroll", s.handleEnroll)
 	mux.HandleFunc("POST /v1/enroll/approve", s.handleApprove)
 	mux.HandleFunc("GET /v1/enroll/pending", s.handlePending)

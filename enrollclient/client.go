@@ -157,9 +157,14 @@ type EnrollRequest struct {
 	PublicKey string `json:"public_key"`
 	// IDToken is the enrolling person's ID token from the device flow.
 	IDToken string `json:"id_token"`
+	// Challenge is the challenge the proof answers (Client.Challenge).
+	Challenge string `json:"challenge"`
+	// Proof proves that the node holds the key's secret (see Proof).
+	Proof string `json:"proof"`
 }
 
-// Enroll posts req to /v1/enroll and returns the binding (status bound or
+// Enroll posts req, which must carry a challenge and its proof (see
+// EnrollKey, which does it all), to /v1/enroll and returns the binding (status bound or
 // pending) or the broker's refusal as an *Error.
 func (c *Client) Enroll(ctx context.Context, req EnrollRequest) (Result, error) {
 	var r Result

@@ -51,7 +51,7 @@ func TestEnrollOktaEndToEnd(t *testing.T) {
 
 	k := e.nodeKey(t, "proxy09")
 	out, err := runDeviceCLI(t, "alice", "enroll", "--broker", e.broker, "--ca-file", e.caFile, "--no-qr",
-		"--key", filepath.Join(e.dir, "proxy09.key"), "--principal", node)
+		"--key", filepath.Join(e.dir, "proxy09.key_secret"), "--principal", node)
 	if err != nil || !strings.Contains(out, "bound: key "+k.Fingerprint()) || !strings.Contains(out, "is bound to "+node+" (approved by alice@example.com)") {
 		t.Fatalf("zapgate enroll: %v\n%s\nbroker:\n%s", err, out, e.out)
 	}

@@ -39,6 +39,7 @@ type enrollEnv struct {
 	broker   string // https://127.0.0.1:PORT
 	client   *enrollclient.Client
 	out      *strings.Builder
+	secrets  map[certs.PublicKey]certs.SecretKey // of the keys nodeKey made
 }
 
 // enrollPolicy: nodes in okta:backup-proxies serve and request the proxy
@@ -95,7 +96,7 @@ func startEnrollEnv(t *testing.T, se *serveEnv) *enrollEnv {
 	t.Helper()
 	jwks := writeJWKS(t, "key-1")
 	p := startOIDCProvider(t, 0, jwks, 600)
-	e := &enrollEnv{serveEnv: se, provider: p, jwks: jwks}
+	e := &enrollEnv{serveEnv: se, provider: p, jwks: jwks, secrets: map[certs.PublicKey]certs.SecretKey{}}
 	cert, key := selfSignedCert(t, e.dir)
 	e.caFile = cert
 	cfg, err := os.ReadFile(e.config)
@@ -164,20 +165,28 @@ func selfSignedCert(t *testing.T, dir string) (certFile, keyFile string) {
 	return certFile, keyFile
 }
 
-// nodeKey generates DIR/NAME.key(_secret) and returns the public key.
+// nodeKey generates DIR/NAME.key(_secret) and returns the public key;
+// enroll proves possession with its secret.
 func (e *enrollEnv) nodeKey(t *testing.T, name string) certs.PublicKey {
 	t.Helper()
 	mustRun(t, "keygen", name, "--dir", e.dir)
-	c, err := certs.LoadPublic(filepath.Join(e.dir, name+".key"))
+	c, err := certs.LoadSecret(filepath.Join(e.dir, name+".key_secret"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.secrets[c.Public] = *c.Secret
 	return c.Public
 }
 
-// enroll posts an enrollment with a raw ID token.
+// enroll posts an enrollment with a raw ID token, proving possession of
+// key with its secret (a challenge, then the proof), as `zapgate enroll`
+// does.
 func (e *enrollEnv) enroll(principal string, key certs.PublicKey, idToken string) (enrollclient.Result, error) {
-	return e.client.Enroll(context.Background(), enrollclient.EnrollRequest{Principal: principal, PublicKey: key.Z85(), IDToken: idToken})
+	sec, ok := e.secrets[key]
+	if !ok {
+		return enrollclient.Result{}, fmt.Errorf("no secret for key %s: make it with nodeKey", key)
+	}
+	return e.client.EnrollKey(context.Background(), sec, principal, idToken)
 }
 
 // wantRefused checks that err is the broker's refusal code with status.
@@ -246,7 +255,7 @@ func TestEnrollDeviceFlowEndToEnd(t *testing.T) {
 	e := newEnrollEnv(t)
 	e.nodeKey(t, "proxy09")
 	out, err := runDeviceCLI(t, "alice", "enroll", "--broker", e.broker, "--ca-file", e.caFile, "--no-qr",
-		"--key", filepath.Join(e.dir, "proxy09.key"), "--principal", "PROXY09$")
+		"--key", filepath.Join(e.dir, "proxy09.key_secret"), "--principal", "PROXY09$")
 	if err != nil || !strings.Contains(out, "bound: key ") || !strings.Contains(out, "is bound to PROXY09$ (approved by alice@example.com)") {
 		t.Fatalf("zapgate enroll: %v\n%s\nbroker:\n%s", err, out, e.out)
 	}
@@ -271,7 +280,7 @@ func TestEnrollDeviceFlowEndToEnd(t *testing.T) {
 	// no group that may enroll.
 	e.nodeKey(t, "proxy08")
 	out, err = runDeviceCLI(t, "mallory", "enroll", "--broker", e.broker, "--ca-file", e.caFile,
-		"--key", filepath.Join(e.dir, "proxy08.key"), "--principal", "PROXY08$")
+		"--key", filepath.Join(e.dir, "proxy08.key_secret"), "--principal", "PROXY08$")
 	if err == nil || !strings.Contains(out, "broker refused: forbidden") {
 		t.Errorf("mallory's enrollment: %v\n%s", err, out)
 	}
@@ -285,7 +294,8 @@ func TestEnrollDeviceFlowEndToEnd(t *testing.T) {
 // (wrong audience), another issuer's, an expired one, a tampered one, one
 // used twice; a key already bound to another principal; a person without
 // the enroll permission, or enrolling a principal outside their patterns,
-// an unknown or disabled principal. Then the provider rotates its signing
+// an unknown or disabled principal; a proof of possession made with
+// another secret key (which does not spend the token). Then the provider rotates its signing
 // key (restart on the same port with a new kid) and a new token still
 // verifies at the broker.
 func TestEnrollRefusals(t *testing.T) {
@@ -317,7 +327,29 @@ func TestEnrollRefusals(t *testing.T) {
 	res, err = e.client.Enroll(context.Background(), enrollclient.EnrollRequest{Principal: "PROXY01$", PublicKey: "too short", IDToken: p.token(t, enrollClientID, "alice")})
 	wantRefused(t, "a malformed public key", res, err, "bad-request", 400)
 
-	// The untampered token was not used up by the refusals above.
+	// A proof made with another secret key (someone binding a key they
+	// do not hold): invalid-proof, before the token is looked at...
+	ch, err := e.client.Challenge(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, otherSecret, err := certs.GenerateKeypair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	proof, err := enrollclient.Proof(otherSecret, ch, "PROXY01$", tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err = e.client.Enroll(context.Background(), enrollclient.EnrollRequest{Principal: "PROXY01$", PublicKey: k1.Z85(), IDToken: tok,
+		Challenge: ch.Challenge, Proof: proof})
+	wantRefused(t, "a proof made with another secret key", res, err, "invalid-proof", 401)
+	if err != nil && !strings.Contains(err.Error(), "proof does not match the key") {
+		t.Errorf("invalid-proof message: %v", err)
+	}
+
+	// ...so the untampered token was not used up by the refusals above:
+	// with a correct proof it binds.
 	res, err = e.enroll("PROXY01$", k1, tok)
 	if err != nil || res.Status != "bound" || res.Principal != "PROXY01$" || res.Fingerprint != k1.Fingerprint() {
 		t.Fatalf("alice enrolling PROXY01$: %+v %v\n%s", res, err, e.out)
@@ -357,7 +389,7 @@ func TestEnrollRefusals(t *testing.T) {
 	}
 	want := map[string]int{
 		"failure invalid-token": 6, "failure forbidden": 2, "failure unknown-principal": 1,
-		"failure principal-disabled": 1, "failure bad-request": 1, "failure token-replayed": 1,
+		"failure principal-disabled": 1, "failure bad-request": 1, "failure invalid-proof": 1, "failure token-replayed": 1,
 		"failure key-bound": 1, "success bound": 2,
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
@@ -400,7 +432,7 @@ func TestEnrollSecondApproval(t *testing.T) {
 	p := e.provider
 	k := e.nodeKey(t, "repo01")
 	out, err := runDeviceCLI(t, "alice", "enroll", "--broker", e.broker, "--ca-file", e.caFile, "--no-qr",
-		"--key", filepath.Join(e.dir, "repo01.key"), "--principal", "REPO01$")
+		"--key", filepath.Join(e.dir, "repo01.key_secret"), "--principal", "REPO01$")
 	want := fmt.Sprintf("pending: key %s for REPO01$ needs 2 approvals (so far: alice@example.com)", k.Fingerprint())
 	if err != nil || !strings.Contains(out, want) || !strings.Contains(out, "zapgate keys approve --broker "+e.broker+" "+k.Fingerprint()) {
 		t.Fatalf("alice enrolling REPO01$: %v\n%s\nbroker:\n%s", err, out, e.out)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/skip2/go-qrcode"
 	"github.com/spf13/cobra"
-	"github.com/zapgate/zapgate/certs"
 	"github.com/zapgate/zapgate/enrollclient"
 )
 
@@ -42,8 +41,10 @@ any compliant provider) with the OAuth 2.0 device authorization grant:
   1. it asks the broker (GET /v1/enroll/config) which provider and client to use;
   2. it prints a sign-in URL, a short code and a QR code; the person opens the
      URL on any device, enters the code and signs in;
-  3. it sends the person's ID token, the principal and the public key to the
-     broker (POST /v1/enroll).
+  3. it fetches a one-time challenge from the broker (GET /v1/enroll/challenge),
+     proves with the node's secret key that it holds the key, and sends the
+     person's ID token, the principal, the public key and the proof to the
+     broker (POST /v1/enroll). The secret key never leaves this machine.
 
 The broker verifies the ID token, checks that the person's groups grant the
 "enroll" permission for this principal, that the principal exists and is
@@ -52,17 +53,19 @@ approved, writes an audit record and binds the key. Some principals need a
 second person's approval: the answer is then "pending" with the key's
 fingerprint, and the second person runs "zapgate keys approve".
 
---key is the node's certificate (NAME.key or NAME.key_secret, zcert format);
-only its public key is read and sent. --principal defaults to the
+--key is the node's SECRET certificate (NAME.key_secret, zcert format, mode
+0600): enroll proves with it that the node holds the key, so nobody can bind a
+key they do not hold; only the public key and the proof are sent. The public
+certificate NAME.key is refused. --principal defaults to the
 certificate's "principal" metadata. Exit status: 0 when bound or pending, 1
 when the broker refuses (its error code and message are printed) or anything
 fails.`,
 		Example: `  zapgate keygen proxy09 --dir /etc/zapgate/node --principal 'PROXY09$'
   zapgate enroll --broker https://broker.corp.example.com:9443 \
-      --key /etc/zapgate/node/proxy09.key --ca-file /etc/zapgate/ca.pem`,
+      --key /etc/zapgate/node/proxy09.key_secret --ca-file /etc/zapgate/ca.pem`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cert, err := certs.LoadPublic(keyFile)
+			cert, err := enrollclient.LoadNodeKey(keyFile)
 			if err != nil {
 				return fmt.Errorf("--key: %w", err)
 			}
@@ -80,7 +83,9 @@ fails.`,
 			if err != nil {
 				return err
 			}
-			res, err := cl.Enroll(ctx, enrollclient.EnrollRequest{Principal: principal, PublicKey: cert.Public.Z85(), IDToken: idToken})
+			// The challenge is fetched only now: it lives minutes, the
+			// sign-in may take longer.
+			res, err := cl.EnrollKey(ctx, *cert.Secret, principal, idToken)
 			if err != nil {
 				return err
 			}
@@ -89,7 +94,7 @@ fails.`,
 		},
 	}
 	f.register(c)
-	c.Flags().StringVar(&keyFile, "key", "", "the node's certificate file, public or secret (required)")
+	c.Flags().StringVar(&keyFile, "key", "", "the node's secret certificate file NAME.key_secret, to prove the node holds the key (required; the secret is never sent)")
 	c.Flags().StringVar(&principal, "principal", "", "principal to bind the key to, e.g. 'PROXY09$' (default: the certificate's principal metadata)")
 	c.MarkFlagRequired("key")
 	return c

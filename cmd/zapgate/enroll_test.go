@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/zapgate/zapgate/certs"
 	"github.com/zapgate/zapgate/enrollclient"
 )
 
@@ -31,11 +32,14 @@ func TestEnrollCommandFlagsAndKeyFile(t *testing.T) {
 	}{
 		{"no broker", []string{"enroll", "--key", filepath.Join(dir, "node.key")}, `"broker" not set`},
 		{"no key", []string{"enroll", "--broker", srv.URL}, `"key" not set`},
-		{"http broker", []string{"enroll", "--broker", "http://127.0.0.1:1", "--key", filepath.Join(dir, "node.key")}, "want https://"},
+		{"http broker", []string{"enroll", "--broker", "http://127.0.0.1:1", "--key", filepath.Join(dir, "node.key_secret")}, "want https://"},
+		// The public certificate cannot prove anything: refused, naming
+		// the secret file.
+		{"public certificate", []string{"enroll", "--broker", srv.URL, "--ca-file", ca, "--key", filepath.Join(dir, "node.key")},
+			"enroll needs the node's secret certificate NAME.key_secret to prove it holds the key; the secret never leaves this machine (use " + filepath.Join(dir, "node.key_secret") + ")"},
 		{"missing key file", []string{"enroll", "--broker", srv.URL, "--key", filepath.Join(dir, "nope.key")}, "--key: certs: load"},
 		{"not a cert", []string{"enroll", "--broker", srv.URL, "--key", ca}, "--key"},
-		// The principal comes from the certificate's metadata; the secret
-		// file works too (only its public key is read).
+		// The principal comes from the certificate's metadata.
 		{"not enabled", []string{"enroll", "--broker", srv.URL, "--ca-file", ca, "--key", filepath.Join(dir, "node.key_secret")}, "enroll.enabled"},
 		{"approve needs a fingerprint", []string{"keys", "approve", "--broker", srv.URL}, "accepts 1 arg"},
 		{"approve not enabled", []string{"keys", "approve", "--broker", srv.URL, "--ca-file", ca, "SHA256:x"}, "enroll.enabled"},
@@ -51,8 +55,16 @@ func TestEnrollCommandFlagsAndKeyFile(t *testing.T) {
 		})
 	}
 
-	os.WriteFile(filepath.Join(dir, "bare.key"), []byte("curve\n    public-key = \"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7\"\n"), 0o644)
-	_, err := runCLI(t, "enroll", "--broker", srv.URL, "--key", filepath.Join(dir, "bare.key"))
+	bare, err := certs.NewCert()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := bare.MarshalSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "bare.key_secret"), data, 0o600)
+	_, err = runCLI(t, "enroll", "--broker", srv.URL, "--key", filepath.Join(dir, "bare.key_secret"))
 	if err == nil || !strings.Contains(err.Error(), "--principal is required") {
 		t.Errorf("certificate without principal, no --principal: %v", err)
 	}
