@@ -235,6 +235,12 @@ func TestPolicyForbidden(t *testing.T) {
 	if len(h.bindings()) != 0 {
 		t.Error("forbidden enrollment bound a key")
 	}
+	// The policy is asked before the directory: a person who may not
+	// enroll a principal cannot learn whether it exists or is disabled.
+	for _, p := range []string{"DC77$", "PROXY77$", "PROXY09$"} {
+		status, body = h.enroll(p, key, h.iss.token(t, claims{"groups": nil}))
+		wantError(t, "probe "+p, status, body, http.StatusForbidden, "forbidden", "default-deny")
+	}
 }
 
 func TestSecondApproval(t *testing.T) {

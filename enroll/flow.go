@@ -83,14 +83,23 @@ func (s *Service) enroll(ctx context.Context, w http.ResponseWriter, r *http.Req
 	if e := s.authenticate(ctx, at, req.IDToken); e != nil {
 		return outcome{}, e
 	}
+	// The policy first, then the directory: a person who may not enroll
+	// the principal learns nothing about whether it exists.
+	d, e := s.authorize(ctx, at, req.Principal)
+	if e != nil {
+		return outcome{}, e
+	}
 	target, e := s.checkTarget(ctx, req.Principal)
 	if e != nil {
 		return outcome{}, e
 	}
-	at.principal = target
-	d, e := s.authorize(ctx, at, target)
-	if e != nil {
-		return outcome{}, e
+	if target != req.Principal {
+		// The directory spells it differently: the policy must allow the
+		// principal the key is actually bound to.
+		at.principal = target
+		if d, e = s.authorize(ctx, at, target); e != nil {
+			return outcome{}, e
+		}
 	}
 	me := s.approverOf(at.who, d)
 	s.mu.Lock()
@@ -131,11 +140,11 @@ func (s *Service) approve(ctx context.Context, w http.ResponseWriter, r *http.Re
 	if e := sameApprover(p, me); e != nil {
 		return outcome{}, e
 	}
-	if _, e := s.checkTarget(ctx, p.Principal); e != nil {
-		return outcome{}, e
-	}
 	d, e := s.authorize(ctx, at, p.Principal)
 	if e != nil {
+		return outcome{}, e
+	}
+	if _, e := s.checkTarget(ctx, p.Principal); e != nil {
 		return outcome{}, e
 	}
 	me = s.approverOf(at.who, d)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/zapgate/zapgate/broker/audit"
 	"github.com/zapgate/zapgate/policy"
@@ -35,6 +36,11 @@ type attempt struct {
 // approvers and the person's provider identity are in event.reason:
 //
 //	CODE principal="PROXY01$" approvers="alice@x, bob@x" iss="https://idp" sub="00u1" detail="..."
+//
+// auditWait bounds how long a request waits for its audit record to be
+// durable.
+const auditWait = 10 * time.Second
+
 func (s *Service) record(ctx context.Context, at *attempt, outcome audit.Outcome, code, detail string) error {
 	var b strings.Builder
 	b.WriteString(code)
@@ -56,7 +62,12 @@ func (s *Service) record(ctx context.Context, at *attempt, outcome audit.Outcome
 	if d := at.decision; d != nil {
 		rec.Roles, rec.RuleID, rec.Ruleset = d.Roles, d.Rule.ID, d.Revision
 	}
-	_, err := s.opts.Audit.Append(ctx, rec)
+	// A client that hangs up must not turn a record that is being made
+	// durable into a refusal: the wait keeps the request's values but not
+	// its cancellation, under a deadline of its own.
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditWait)
+	defer cancel()
+	_, err := s.opts.Audit.Append(actx, rec)
 	if audit.MayProceed(err) {
 		return nil
 	}
