@@ -144,11 +144,15 @@ type group struct {
 	} `json:"profile"`
 }
 
-// Statuses maps every Okta user status to whether the node may connect;
+// StatusEnabled reports whether a user with the Okta status may connect;
 // a status not listed (a future one) is not enabled. The node
 // authenticates with its CURVE key, never an Okta password, so only
 // password-clock states keep it enabled; see the package documentation.
-var Statuses = map[string]bool{
+func StatusEnabled(status string) bool { return statuses[status] }
+
+// statuses maps every Okta user status documented today to whether the
+// node may connect.
+var statuses = map[string]bool{
 	"ACTIVE":           true,
 	"PASSWORD_EXPIRED": true,
 	"STAGED":           false,
@@ -171,7 +175,7 @@ func (d *Directory) Lookup(ctx context.Context, principal string) (idp.Identity,
 	id := idp.Identity{
 		Principal:   u.login(),
 		DisplayName: displayName(u),
-		Enabled:     Statuses[u.Status],
+		Enabled:     StatusEnabled(u.Status),
 		Source:      "okta",
 	}
 	if id.Enabled {

@@ -19,7 +19,7 @@
 // either. The identity's Principal is the user's profile.login. A principal
 // that Okta resolves only as a login short name is refused (not found).
 //
-// User status decides Enabled (see Statuses). The node authenticates with
+// User status decides Enabled (see StatusEnabled). The node authenticates with
 // its CURVE key and never with an Okta password, so:
 //
 //	ACTIVE            enabled
