@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,6 +39,9 @@ type Server struct {
 	ln       net.Listener
 	mounts   map[string]http.Handler
 	tls      *tls.Config
+
+	certFile, keyFile string
+	cert              atomic.Pointer[tls.Certificate] // served; swapped by ReloadTLS
 }
 
 // New returns a Server that exposes the metrics of reg.
@@ -71,11 +75,33 @@ func (s *Server) Mount(pattern string, h http.Handler) {
 // certificate chain and key in certFile and keyFile. It fails, naming the
 // files, when they cannot be loaded. Call it before Start.
 func (s *Server) SetTLS(certFile, keyFile string) error {
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		return fmt.Errorf("admin: TLS certificate %s and key %s: %w", certFile, keyFile, err)
+	s.certFile, s.keyFile = certFile, keyFile
+	if err := s.ReloadTLS(); err != nil {
+		return err
 	}
-	s.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	s.tls = &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			return s.cert.Load(), nil
+		},
+	}
+	return nil
+}
+
+// ReloadTLS reads the certificate and key files given to SetTLS again and
+// serves them to new connections, so a renewed certificate needs no
+// restart (zapgate serve calls it on SIGHUP). When the files cannot be
+// loaded the error names them and the previous certificate keeps serving.
+// Without SetTLS it does nothing.
+func (s *Server) ReloadTLS() error {
+	if s.certFile == "" {
+		return nil
+	}
+	cert, err := tls.LoadX509KeyPair(s.certFile, s.keyFile)
+	if err != nil {
+		return fmt.Errorf("admin: TLS certificate %s and key %s: %w", s.certFile, s.keyFile, err)
+	}
+	s.cert.Store(&cert)
 	return nil
 }
 

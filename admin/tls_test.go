@@ -90,3 +90,61 @@ func TestTLSAndMount(t *testing.T) {
 		}
 	}
 }
+
+// TestReloadTLS: a renewed certificate is served to new connections after
+// ReloadTLS; broken files are refused, naming them, and the last good
+// certificate keeps serving.
+func TestReloadTLS(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, pool := selfSigned(t, dir)
+	s := New(prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	if err := s.SetTLS(certFile, keyFile); err != nil {
+		t.Fatal(err)
+	}
+	addr, err := s.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	served := func(roots *x509.CertPool) []byte {
+		t.Helper()
+		conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: roots})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		return conn.ConnectionState().PeerCertificates[0].Raw
+	}
+	first := served(pool)
+
+	newCert, newKey, newPool := selfSigned(t, t.TempDir())
+	for src, dst := range map[string]string{newCert: certFile, newKey: keyFile} {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if string(served(pool)) != string(first) {
+		t.Fatal("the certificate changed before ReloadTLS")
+	}
+	if err := s.ReloadTLS(); err != nil {
+		t.Fatal(err)
+	}
+	second := served(newPool)
+	if string(second) == string(first) {
+		t.Fatal("ReloadTLS did not serve the renewed certificate")
+	}
+
+	if err := os.WriteFile(keyFile, []byte("not a key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReloadTLS(); err == nil || !strings.Contains(err.Error(), keyFile) {
+		t.Fatalf("broken key: %v", err)
+	}
+	if string(served(newPool)) != string(second) {
+		t.Error("a failed reload replaced the certificate")
+	}
+}

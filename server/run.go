@@ -185,7 +185,8 @@ func (s *Server) Endpoint() string { return s.broker.Endpoint() }
 // AdminAddress is the admin listener's bound address ("" when disabled).
 func (s *Server) AdminAddress() string { return s.adminURL }
 
-// Reload re-reads the policy, key registry and directory (SIGHUP).
+// Reload re-reads the policy, key registry, directory and admin TLS
+// certificate (SIGHUP).
 func (s *Server) Reload() error {
 	errs := []error{s.policy.Reload()}
 	if s.keys != nil {
@@ -193,6 +194,9 @@ func (s *Server) Reload() error {
 	}
 	if r, ok := s.dir.(interface{ Reload() error }); ok {
 		errs = append(errs, r.Reload())
+	}
+	if s.admin != nil {
+		errs = append(errs, s.admin.ReloadTLS())
 	}
 	return errors.Join(errs...)
 }
