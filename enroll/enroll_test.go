@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zapgate/zapgate/enroll/wire"
+
 	"github.com/zapgate/zapgate/broker/audit"
 	"github.com/zapgate/zapgate/certs"
 )
@@ -443,11 +445,11 @@ func FuzzEnrollBody(f *testing.F) {
 		req := httptest.NewRequest("POST", path, bytes.NewReader(body))
 		w := httptest.NewRecorder()
 		h.svc.Handler().ServeHTTP(w, req)
-		var e ErrorResponse
+		var e wire.ErrorResponse
 		if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil {
 			t.Fatalf("%d, not JSON: %q", w.Code, w.Body.Bytes())
 		}
-		known := map[string]int{CodeBadRequest: 400, CodeInvalidToken: 401, CodeInvalidProof: 401, CodeNotPending: 404}
+		known := map[string]int{wire.CodeBadRequest: 400, wire.CodeInvalidToken: 401, wire.CodeInvalidProof: 401, wire.CodeNotPending: 404}
 		if want, ok := known[e.Error]; !ok || want != w.Code {
 			t.Fatalf("%d %+v for %q", w.Code, e, body)
 		}

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/zapgate/zapgate/enroll/wire"
+
 	"github.com/zapgate/zapgate/broker/audit"
 	"github.com/zapgate/zapgate/certs"
 	"github.com/zapgate/zapgate/idp"
@@ -18,7 +20,7 @@ const replayMargin = 5 * time.Minute
 // outcome is a successful answer.
 type outcome struct {
 	status int
-	body   Result
+	body   wire.Result
 }
 
 func (s *Service) handleEnroll(w http.ResponseWriter, r *http.Request) {
@@ -33,7 +35,7 @@ func (s *Service) handleChallenge(w http.ResponseWriter, _ *http.Request) {
 	ch, err := s.chs.issue()
 	if err != nil {
 		s.log.Error("enrollment challenge", "error", err)
-		writeJSON(w, http.StatusInternalServerError, ErrorResponse{Error: CodeInternal, Message: "no challenge could be made; try again later"})
+		writeJSON(w, http.StatusInternalServerError, wire.ErrorResponse{Error: wire.CodeInternal, Message: "no challenge could be made; try again later"})
 		return
 	}
 	writeJSON(w, http.StatusOK, ch)
@@ -58,23 +60,23 @@ func (s *Service) answer(ctx context.Context, w http.ResponseWriter, at *attempt
 	if err := s.record(ctx, at, audit.OutcomeFailure, e.code, e.msg); err != nil {
 		s.log.Error("enrollment refusal not audited", "error", err, "code", e.code, "principal", at.principal)
 	}
-	writeJSON(w, e.status, ErrorResponse{Error: e.code, Message: e.msg})
+	writeJSON(w, e.status, wire.ErrorResponse{Error: e.code, Message: e.msg})
 }
 
 // enroll runs POST /v1/enroll.
 func (s *Service) enroll(ctx context.Context, w http.ResponseWriter, r *http.Request, at *attempt) (outcome, *apiError) {
-	var req EnrollRequest
+	var req wire.EnrollRequest
 	if e := decodeBody(w, r, &req); e != nil {
 		return outcome{}, e
 	}
 	at.principal = excerpt(req.Principal)
 	key, err := certs.ParsePublicKey(req.PublicKey)
 	if err != nil || key.IsZero() {
-		return outcome{}, refuse(http.StatusBadRequest, CodeBadRequest, "public_key must be a CURVE public key: 40 characters of Z85")
+		return outcome{}, refuse(http.StatusBadRequest, wire.CodeBadRequest, "public_key must be a CURVE public key: 40 characters of Z85")
 	}
 	at.fingerprint = key.Fingerprint()
 	if msg := principalProblem(req.Principal); msg != "" {
-		return outcome{}, refuse(http.StatusBadRequest, CodeBadRequest, "principal %s", msg)
+		return outcome{}, refuse(http.StatusBadRequest, wire.CodeBadRequest, "principal %s", msg)
 	}
 	at.principal = req.Principal
 	if e := s.checkProof(req, key); e != nil {
@@ -109,7 +111,7 @@ func (s *Service) enroll(ctx context.Context, w http.ResponseWriter, r *http.Req
 	}
 	if p, ok := s.store.getPending(at.fingerprint); ok {
 		if !equalFold(p.Principal, target) {
-			return outcome{}, refuse(http.StatusConflict, CodeKeyBound, "this key already waits for approval for another principal")
+			return outcome{}, refuse(http.StatusConflict, wire.CodeKeyBound, "this key already waits for approval for another principal")
 		}
 		return s.approveLocked(ctx, at, p, me)
 	}
@@ -120,12 +122,12 @@ func (s *Service) enroll(ctx context.Context, w http.ResponseWriter, r *http.Req
 
 // approve runs POST /v1/enroll/approve.
 func (s *Service) approve(ctx context.Context, w http.ResponseWriter, r *http.Request, at *attempt) (outcome, *apiError) {
-	var req ApproveRequest
+	var req wire.ApproveRequest
 	if e := decodeBody(w, r, &req); e != nil {
 		return outcome{}, e
 	}
 	if !validFingerprint(req.Fingerprint) {
-		return outcome{}, refuse(http.StatusBadRequest, CodeBadRequest, `fingerprint must look like "SHA256:" and 16 base64 characters`)
+		return outcome{}, refuse(http.StatusBadRequest, wire.CodeBadRequest, `fingerprint must look like "SHA256:" and 16 base64 characters`)
 	}
 	at.fingerprint = req.Fingerprint
 	if e := s.authenticate(ctx, at, req.IDToken); e != nil {
@@ -133,7 +135,7 @@ func (s *Service) approve(ctx context.Context, w http.ResponseWriter, r *http.Re
 	}
 	p, ok := s.store.getPending(req.Fingerprint)
 	if !ok {
-		return outcome{}, refuse(http.StatusNotFound, CodeNotPending, "no enrollment of key %s waits for approval (never requested, expired or already bound)", req.Fingerprint)
+		return outcome{}, refuse(http.StatusNotFound, wire.CodeNotPending, "no enrollment of key %s waits for approval (never requested, expired or already bound)", req.Fingerprint)
 	}
 	at.principal, at.approvers = p.Principal, approverNames(p.Approvers)
 	me := Approver{Name: at.who.name, Issuer: at.who.issuer, Subject: at.who.subject}
@@ -151,11 +153,11 @@ func (s *Service) approve(ctx context.Context, w http.ResponseWriter, r *http.Re
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if p, ok = s.store.getPending(req.Fingerprint); !ok {
-		return outcome{}, refuse(http.StatusNotFound, CodeNotPending, "no enrollment of key %s waits for approval any more", req.Fingerprint)
+		return outcome{}, refuse(http.StatusNotFound, wire.CodeNotPending, "no enrollment of key %s waits for approval any more", req.Fingerprint)
 	}
 	key, err := certs.ParsePublicKey(p.Key)
 	if err != nil {
-		return outcome{}, refuse(http.StatusInternalServerError, CodeInternal, "the pending request holds a bad key")
+		return outcome{}, refuse(http.StatusInternalServerError, wire.CodeInternal, "the pending request holds a bad key")
 	}
 	if done, res, e := s.checkKey(ctx, at, key, p.Principal); done {
 		_ = s.store.dropPending(p.Fingerprint)
@@ -173,53 +175,53 @@ func (s *Service) approveLocked(ctx context.Context, at *attempt, p Pending, me 
 	}
 	p.Approvers = append(p.Approvers, me)
 	at.approvers = approverNames(p.Approvers)
-	res := Result{Principal: p.Principal, Fingerprint: p.Fingerprint, ApprovedBy: at.approvers}
+	res := wire.Result{Principal: p.Principal, Fingerprint: p.Fingerprint, ApprovedBy: at.approvers}
 	if len(p.Approvers) < p.Required {
-		if err := s.record(ctx, at, audit.OutcomeUnknown, StatusPending, ""); err != nil {
-			return outcome{}, outage(CodeAuditUnavailable, "the audit log cannot record the request, so nothing was stored; try again later")
+		if err := s.record(ctx, at, audit.OutcomeUnknown, wire.StatusPending, ""); err != nil {
+			return outcome{}, outage(wire.CodeAuditUnavailable, "the audit log cannot record the request, so nothing was stored; try again later")
 		}
 		if err := s.store.putPending(p); err != nil {
 			s.log.Error("pending enrollment not stored", "error", err, "principal", p.Principal)
-			e := refuse(http.StatusInternalServerError, CodeInternal, "the request could not be stored; try again later")
+			e := refuse(http.StatusInternalServerError, wire.CodeInternal, "the request could not be stored; try again later")
 			e.release = true
 			return outcome{}, e
 		}
-		res.Status, res.ApprovalsRequired = StatusPending, p.Required
+		res.Status, res.ApprovalsRequired = wire.StatusPending, p.Required
 		return outcome{http.StatusAccepted, res}, nil
 	}
 	key, err := certs.ParsePublicKey(p.Key)
 	if err != nil {
-		return outcome{}, refuse(http.StatusInternalServerError, CodeInternal, "the request holds a bad key")
+		return outcome{}, refuse(http.StatusInternalServerError, wire.CodeInternal, "the request holds a bad key")
 	}
 	// No grant without a durable record: audit first, then write.
-	if err := s.record(ctx, at, audit.OutcomeSuccess, StatusBound, ""); err != nil {
-		return outcome{}, outage(CodeAuditUnavailable, "the audit log cannot record the binding, so the key was not bound; try again later")
+	if err := s.record(ctx, at, audit.OutcomeSuccess, wire.StatusBound, ""); err != nil {
+		return outcome{}, outage(wire.CodeAuditUnavailable, "the audit log cannot record the binding, so the key was not bound; try again later")
 	}
 	if err := s.writeBinding(key, p.Principal, p.Approvers); err != nil {
 		s.log.Error("enrollment binding not written", "error", err, "principal", p.Principal, "key", p.Fingerprint)
-		return outcome{}, refuse(http.StatusInternalServerError, CodeInternal, "the binding could not be written to the key registry")
+		return outcome{}, refuse(http.StatusInternalServerError, wire.CodeInternal, "the binding could not be written to the key registry")
 	}
 	if err := s.store.dropPending(p.Fingerprint); err != nil {
 		s.log.Warn("bound key still listed as pending", "error", err, "key", p.Fingerprint)
 	}
 	s.log.Info("key enrolled", "principal", p.Principal, "key", p.Fingerprint, "approvers", at.approvers)
-	res.Status = StatusBound
+	res.Status = wire.StatusBound
 	return outcome{http.StatusCreated, res}, nil
 }
 
 // checkProof checks the proof of possession of the key (step 1b), before
 // the ID token is verified or spent. The challenge is used up, whatever
 // the outcome.
-func (s *Service) checkProof(req EnrollRequest, key certs.PublicKey) *apiError {
+func (s *Service) checkProof(req wire.EnrollRequest, key certs.PublicKey) *apiError {
 	if req.Challenge == "" || req.Proof == "" {
-		return refuse(http.StatusBadRequest, CodeBadRequest, "challenge and proof are required: get a challenge (GET /v1/enroll/challenge) and prove that the node holds the key's secret (docs/enrollment.md)")
+		return refuse(http.StatusBadRequest, wire.CodeBadRequest, "challenge and proof are required: get a challenge (GET /v1/enroll/challenge) and prove that the node holds the key's secret (docs/enrollment.md)")
 	}
 	secret, ok := s.chs.take(req.Challenge)
 	if !ok {
-		return refuse(http.StatusUnauthorized, CodeInvalidProof, "unknown or expired challenge: challenges are used once and expire after %s; get a new one", ChallengeTTL)
+		return refuse(http.StatusUnauthorized, wire.CodeInvalidProof, "unknown or expired challenge: challenges are used once and expire after %s; get a new one", ChallengeTTL)
 	}
 	if !VerifyProof(secret, key, req.Challenge, req.Principal, req.IDToken, req.Proof) {
-		return refuse(http.StatusUnauthorized, CodeInvalidProof, "proof does not match the key: it must be made with the secret key of %s for this challenge, principal and ID token", key.Fingerprint())
+		return refuse(http.StatusUnauthorized, wire.CodeInvalidProof, "proof does not match the key: it must be made with the secret key of %s for this challenge, principal and ID token", key.Fingerprint())
 	}
 	return nil
 }
@@ -230,19 +232,19 @@ func (s *Service) authenticate(ctx context.Context, at *attempt, raw string) *ap
 	if err != nil {
 		var te *tokenError
 		if errors.As(err, &te) {
-			return refuse(http.StatusUnauthorized, CodeInvalidToken, "%s", te.Error())
+			return refuse(http.StatusUnauthorized, wire.CodeInvalidToken, "%s", te.Error())
 		}
 		s.log.Error("openid provider unavailable", "error", err)
-		return outage(CodeProviderUnavailable, "the OpenID provider's discovery document or keys could not be fetched; try again later")
+		return outage(wire.CodeProviderUnavailable, "the OpenID provider's discovery document or keys could not be fetched; try again later")
 	}
 	at.who = who
 	fresh, err := s.store.consume(who.hash, who.expiry.Add(replayMargin), who.rawHash)
 	if err != nil {
 		s.log.Error("used-token store", "error", err)
-		return refuse(http.StatusInternalServerError, CodeInternal, "the used-token store could not be written; try again later")
+		return refuse(http.StatusInternalServerError, wire.CodeInternal, "the used-token store could not be written; try again later")
 	}
 	if !fresh {
-		return refuse(http.StatusConflict, CodeTokenReplayed, "this ID token was already used; sign in again for a new one")
+		return refuse(http.StatusConflict, wire.CodeTokenReplayed, "this ID token was already used; sign in again for a new one")
 	}
 	return nil
 }
@@ -253,14 +255,14 @@ func (s *Service) checkTarget(ctx context.Context, principal string) (string, *a
 	id, err := s.opts.Directory.Lookup(ctx, principal)
 	switch {
 	case errors.Is(err, idp.ErrNotFound):
-		return "", refuse(http.StatusNotFound, CodeUnknownPrincipal, "the directory has no principal %q", principal)
+		return "", refuse(http.StatusNotFound, wire.CodeUnknownPrincipal, "the directory has no principal %q", principal)
 	case err != nil:
 		s.log.Error("directory lookup for enrollment", "error", err, "principal", principal)
-		return "", outage(CodeDirectoryUnavailable, "the directory could not be asked about %q; try again later", principal)
+		return "", outage(wire.CodeDirectoryUnavailable, "the directory could not be asked about %q; try again later", principal)
 	case id.Stale:
-		return "", outage(CodeDirectoryUnavailable, "the directory is unreachable (only a cached answer for %q); enrollment needs a live answer", principal)
+		return "", outage(wire.CodeDirectoryUnavailable, "the directory is unreachable (only a cached answer for %q); enrollment needs a live answer", principal)
 	case !id.Enabled:
-		return "", refuse(http.StatusForbidden, CodePrincipalDisabled, "the account of %q is disabled in the directory", principal)
+		return "", refuse(http.StatusForbidden, wire.CodePrincipalDisabled, "the account of %q is disabled in the directory", principal)
 	}
 	if id.Principal != "" {
 		return id.Principal, nil
@@ -278,7 +280,7 @@ func (s *Service) authorize(ctx context.Context, at *attempt, target string) (po
 	d := s.opts.Policy.Decide(policy.Subject{Principal: at.who.name, Groups: groups}, policy.Action{Kind: policy.Enroll, Target: target})
 	at.decision = &d
 	if !d.Allow {
-		return d, refuse(http.StatusForbidden, CodeForbidden, "the policy (revision %s) does not allow %s to enroll %q: %s", d.Revision, at.who.name, target, d.Rule)
+		return d, refuse(http.StatusForbidden, wire.CodeForbidden, "the policy (revision %s) does not allow %s to enroll %q: %s", d.Revision, at.who.name, target, d.Rule)
 	}
 	return d, nil
 }
@@ -292,12 +294,12 @@ func (s *Service) personGroups(ctx context.Context, who *person) ([]string, *api
 	id, err := s.opts.Directory.Lookup(ctx, who.name)
 	switch {
 	case errors.Is(err, idp.ErrNotFound):
-		return nil, refuse(http.StatusForbidden, CodeForbidden, "%s is not in the directory, so has no groups to enroll with", who.name)
+		return nil, refuse(http.StatusForbidden, wire.CodeForbidden, "%s is not in the directory, so has no groups to enroll with", who.name)
 	case err != nil:
 		s.log.Error("directory lookup of the enrolling person", "error", err, "person", who.name)
-		return nil, outage(CodeDirectoryUnavailable, "the directory could not be asked about %s; try again later", who.name)
+		return nil, outage(wire.CodeDirectoryUnavailable, "the directory could not be asked about %s; try again later", who.name)
 	case !id.Enabled:
-		return nil, refuse(http.StatusForbidden, CodeForbidden, "the account of %s is disabled in the directory", who.name)
+		return nil, refuse(http.StatusForbidden, wire.CodeForbidden, "the account of %s is disabled in the directory", who.name)
 	}
 	return id.Groups, nil
 }
@@ -311,7 +313,7 @@ func (s *Service) approverOf(who *person, d policy.Decision) Approver {
 func sameApprover(p Pending, me Approver) *apiError {
 	for _, a := range p.Approvers {
 		if a.same(me) {
-			return refuse(http.StatusConflict, CodeSameApprover, "%s already approved this enrollment; a different person must approve it", me.Name)
+			return refuse(http.StatusConflict, wire.CodeSameApprover, "%s already approved this enrollment; a different person must approve it", me.Name)
 		}
 	}
 	return nil

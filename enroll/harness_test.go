@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zapgate/zapgate/enroll/wire"
+
 	"github.com/zapgate/zapgate/broker/audit"
 	"github.com/zapgate/zapgate/certs"
 	"github.com/zapgate/zapgate/enrollclient"
@@ -221,12 +223,12 @@ func (h *harness) enroll(principal, key, token string) (int, map[string]any) {
 		secret = other
 	}
 	ch := h.challenge()
-	return h.post("/v1/enroll", EnrollRequest{Principal: principal, PublicKey: key, IDToken: token,
+	return h.post("/v1/enroll", wire.EnrollRequest{Principal: principal, PublicKey: key, IDToken: token,
 		Challenge: ch.Challenge, Proof: h.proof(secret.(certs.SecretKey), ch, principal, token)})
 }
 
 // challenge gets a challenge from GET /v1/enroll/challenge.
-func (h *harness) challenge() Challenge {
+func (h *harness) challenge() wire.Challenge {
 	h.t.Helper()
 	status, body := h.do("GET", "/v1/enroll/challenge", nil, nil)
 	if status != http.StatusOK {
@@ -236,11 +238,11 @@ func (h *harness) challenge() Challenge {
 	if err != nil {
 		h.t.Fatalf("challenge expires_at: %v", err)
 	}
-	return Challenge{Challenge: fmt.Sprint(body["challenge"]), ServerKey: fmt.Sprint(body["server_key"]), ExpiresAt: exp}
+	return wire.Challenge{Challenge: fmt.Sprint(body["challenge"]), ServerKey: fmt.Sprint(body["server_key"]), ExpiresAt: exp}
 }
 
 // proof makes a proof with the client's code (enrollclient.Proof).
-func (h *harness) proof(secret certs.SecretKey, ch Challenge, principal, token string) string {
+func (h *harness) proof(secret certs.SecretKey, ch wire.Challenge, principal, token string) string {
 	h.t.Helper()
 	p, err := enrollclient.Proof(secret, enrollclient.Challenge{Challenge: ch.Challenge, ServerKey: ch.ServerKey}, principal, token)
 	if err != nil {
@@ -251,7 +253,7 @@ func (h *harness) proof(secret certs.SecretKey, ch Challenge, principal, token s
 
 func (h *harness) approve(fp, token string) (int, map[string]any) {
 	h.t.Helper()
-	return h.post("/v1/enroll/approve", ApproveRequest{Fingerprint: fp, IDToken: token})
+	return h.post("/v1/enroll/approve", wire.ApproveRequest{Fingerprint: fp, IDToken: token})
 }
 
 // bindings returns the registry's bindings.

@@ -6,11 +6,12 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/zapgate/zapgate/enroll/wire"
 
 	"golang.org/x/crypto/curve25519"
 
@@ -22,10 +23,6 @@ import (
 // key; the node proves it holds the secret key of the public key it
 // enrolls with an HMAC keyed by the X25519 secret both sides can compute.
 
-// ProofContext starts every proof message; a new proof format gets a new
-// context string.
-const ProofContext = "zapgate-enroll-v1"
-
 // ChallengeTTL is how long a challenge may be used after it was issued.
 const ChallengeTTL = 5 * time.Minute
 
@@ -35,17 +32,6 @@ const MaxChallenges = 10000
 
 // challengeBytes is the number of random bytes in a challenge.
 const challengeBytes = 16
-
-// ProofMessage returns the message a proof authenticates:
-//
-//	"zapgate-enroll-v1" 0x00 challenge 0x00 principal 0x00 publicKey 0x00 hex(sha256(idToken))
-//
-// principal, publicKey (Z85) and idToken are exactly as sent in the
-// request; the hex is lowercase.
-func ProofMessage(challenge, principal, publicKey, idToken string) []byte {
-	sum := sha256.Sum256([]byte(idToken))
-	return []byte(strings.Join([]string{ProofContext, challenge, principal, publicKey, hex.EncodeToString(sum[:])}, "\x00"))
-}
 
 // VerifyProof reports whether proof (base64url of 32 bytes, padding
 // optional) is HMAC-SHA256(X25519(serverSecret, nodeKey), ProofMessage(...)),
@@ -60,9 +46,7 @@ func VerifyProof(serverSecret [32]byte, nodeKey certs.PublicKey, challenge, prin
 	if err != nil {
 		return false
 	}
-	mac := hmac.New(sha256.New, shared)
-	mac.Write(ProofMessage(challenge, principal, nodeKey.String(), idToken))
-	return hmac.Equal(mac.Sum(nil), got)
+	return hmac.Equal(wire.ProofMAC(shared, challenge, principal, nodeKey.String(), idToken), got)
 }
 
 // pendingChallenge is one issued, unused challenge.
@@ -89,18 +73,18 @@ func newChallenges(limit int, ttl time.Duration, now func() time.Time) *challeng
 
 // issue makes a new challenge with a fresh ephemeral key pair, dropping
 // expired challenges and, when full, the oldest one.
-func (c *challenges) issue() (Challenge, error) {
+func (c *challenges) issue() (wire.Challenge, error) {
 	var raw [challengeBytes]byte
 	var secret [32]byte
 	if _, err := rand.Read(raw[:]); err != nil {
-		return Challenge{}, fmt.Errorf("enroll: challenge: %w", err)
+		return wire.Challenge{}, fmt.Errorf("enroll: challenge: %w", err)
 	}
 	if _, err := rand.Read(secret[:]); err != nil {
-		return Challenge{}, fmt.Errorf("enroll: challenge: %w", err)
+		return wire.Challenge{}, fmt.Errorf("enroll: challenge: %w", err)
 	}
 	pub, err := curve25519.X25519(secret[:], curve25519.Basepoint)
 	if err != nil {
-		return Challenge{}, fmt.Errorf("enroll: challenge key: %w", err)
+		return wire.Challenge{}, fmt.Errorf("enroll: challenge key: %w", err)
 	}
 	var serverKey certs.PublicKey
 	copy(serverKey[:], pub)
@@ -115,7 +99,7 @@ func (c *challenges) issue() (Challenge, error) {
 		c.removeLocked(c.order.Front())
 	}
 	c.byID[p.id] = c.order.PushBack(p)
-	return Challenge{Challenge: p.id, ServerKey: serverKey.String(), ExpiresAt: p.expires.UTC()}, nil
+	return wire.Challenge{Challenge: p.id, ServerKey: serverKey.String(), ExpiresAt: p.expires.UTC()}, nil
 }
 
 // take removes the challenge id and returns its ephemeral secret; ok is

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zapgate/zapgate/enroll/wire"
+
 	"github.com/zapgate/zapgate/broker/audit"
 	"github.com/zapgate/zapgate/certs"
 	"github.com/zapgate/zapgate/enrollclient"
@@ -56,7 +58,7 @@ func lowOrderKey(t *testing.T, h string) certs.PublicKey {
 // HMAC keyed by the all-zero shared secret.
 func zeroKeyProof(challenge, principal, key, token string) string {
 	mac := hmac.New(sha256.New, make([]byte, 32))
-	mac.Write(ProofMessage(challenge, principal, key, token))
+	mac.Write(wire.ProofMessage(challenge, principal, key, token))
 	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 }
 
@@ -155,60 +157,60 @@ func TestProofRefusals(t *testing.T) {
 	}
 	tok, tok2 := h.iss.token(t, nil), h.iss.token(t, claims{"nonce": "second"})
 	const principal = "PROXY01$"
-	req := func(ch, proof string) EnrollRequest {
-		return EnrollRequest{Principal: principal, PublicKey: key, IDToken: tok, Challenge: ch, Proof: proof}
+	req := func(ch, proof string) wire.EnrollRequest {
+		return wire.EnrollRequest{Principal: principal, PublicKey: key, IDToken: tok, Challenge: ch, Proof: proof}
 	}
 	const noMatch, unknown = "proof does not match the key", "unknown or expired challenge"
 	used := h.challenge()
 	expiring := h.challenge()
 	cases := []struct {
 		name string
-		req  func() EnrollRequest
+		req  func() wire.EnrollRequest
 		msg  string
 	}{
-		{"another key's proof", func() EnrollRequest {
+		{"another key's proof", func() wire.EnrollRequest {
 			ch := h.challenge()
 			return req(ch.Challenge, h.proof(otherSec, ch, principal, tok))
 		}, noMatch},
-		{"proof for another principal", func() EnrollRequest {
+		{"proof for another principal", func() wire.EnrollRequest {
 			ch := h.challenge()
 			return req(ch.Challenge, h.proof(sec, ch, "PROXY02$", tok))
 		}, noMatch},
-		{"proof for another token", func() EnrollRequest {
+		{"proof for another token", func() wire.EnrollRequest {
 			ch := h.challenge()
 			return req(ch.Challenge, h.proof(sec, ch, principal, tok2))
 		}, noMatch},
-		{"proof for another challenge", func() EnrollRequest {
+		{"proof for another challenge", func() wire.EnrollRequest {
 			ch, ch2 := h.challenge(), h.challenge()
 			return req(ch.Challenge, h.proof(sec, ch2, principal, tok))
 		}, noMatch},
-		{"garbage proof", func() EnrollRequest { return req(h.challenge().Challenge, "!!not base64!!") }, noMatch},
+		{"garbage proof", func() wire.EnrollRequest { return req(h.challenge().Challenge, "!!not base64!!") }, noMatch},
 		// The first use of a challenge fails (wrong key)...
-		{"first use of a challenge", func() EnrollRequest {
+		{"first use of a challenge", func() wire.EnrollRequest {
 			return req(used.Challenge, h.proof(otherSec, used, principal, tok))
 		}, noMatch},
 		// ...and used it up: a good proof for it no longer counts.
-		{"reused challenge", func() EnrollRequest {
+		{"reused challenge", func() wire.EnrollRequest {
 			return req(used.Challenge, h.proof(sec, used, principal, tok))
 		}, unknown},
-		{"expired challenge", func() EnrollRequest {
+		{"expired challenge", func() wire.EnrollRequest {
 			advance(ChallengeTTL)
 			return req(expiring.Challenge, h.proof(sec, expiring, principal, tok))
 		}, unknown},
-		{"unknown challenge", func() EnrollRequest {
+		{"unknown challenge", func() wire.EnrollRequest {
 			ch := h.challenge()
 			ch.Challenge = "AAAAAAAAAAAAAAAAAAAAAA"
 			return req(ch.Challenge, h.proof(sec, ch, principal, tok))
 		}, unknown},
-		{"empty challenge", func() EnrollRequest { return req("", "x") }, "challenge and proof are required"},
-		{"empty proof", func() EnrollRequest { return req(h.challenge().Challenge, "") }, "challenge and proof are required"},
+		{"empty challenge", func() wire.EnrollRequest { return req("", "x") }, "challenge and proof are required"},
+		{"empty proof", func() wire.EnrollRequest { return req(h.challenge().Challenge, "") }, "challenge and proof are required"},
 	}
 	for _, c := range cases {
 		n := h.rec.count()
 		status, body := h.post("/v1/enroll", c.req())
-		wantStatus, code := http.StatusUnauthorized, CodeInvalidProof
+		wantStatus, code := http.StatusUnauthorized, wire.CodeInvalidProof
 		if strings.HasPrefix(c.msg, "challenge and proof") {
-			wantStatus, code = http.StatusBadRequest, CodeBadRequest
+			wantStatus, code = http.StatusBadRequest, wire.CodeBadRequest
 		}
 		wantError(t, c.name, status, body, wantStatus, code, c.msg)
 		rec := h.rec.last(t)
@@ -223,16 +225,16 @@ func TestProofRefusals(t *testing.T) {
 		`{"principal":"PROXY01$","public_key":"` + key + `","id_token":"` + tok + `","challenge":"x"}`,
 	} {
 		status, body := h.do("POST", "/v1/enroll", strings.NewReader(b), nil)
-		wantError(t, "missing field", status, body, http.StatusBadRequest, CodeBadRequest, "challenge and proof are required")
+		wantError(t, "missing field", status, body, http.StatusBadRequest, wire.CodeBadRequest, "challenge and proof are required")
 	}
 	// A low-order public key: the all-zero shared secret anybody can
 	// compute does not make a proof.
 	for _, lo := range lowOrder {
 		k := lowOrderKey(t, lo).String()
 		ch := h.challenge()
-		status, body := h.post("/v1/enroll", EnrollRequest{Principal: principal, PublicKey: k, IDToken: tok,
+		status, body := h.post("/v1/enroll", wire.EnrollRequest{Principal: principal, PublicKey: k, IDToken: tok,
 			Challenge: ch.Challenge, Proof: zeroKeyProof(ch.Challenge, principal, k, tok)})
-		wantError(t, "low-order key "+lo, status, body, http.StatusUnauthorized, CodeInvalidProof, noMatch)
+		wantError(t, "low-order key "+lo, status, body, http.StatusUnauthorized, wire.CodeInvalidProof, noMatch)
 	}
 	if bs := h.bindings(); len(bs) != 0 {
 		t.Fatalf("bad proofs bound keys: %+v", bs)
@@ -244,9 +246,9 @@ func TestProofRefusals(t *testing.T) {
 		t.Fatalf("the token after the refused proofs: %d %v", status, body)
 	}
 	// The challenge of the success is used up too.
-	status, body = h.post("/v1/enroll", EnrollRequest{Principal: principal, PublicKey: key, IDToken: tok2,
+	status, body = h.post("/v1/enroll", wire.EnrollRequest{Principal: principal, PublicKey: key, IDToken: tok2,
 		Challenge: ch.Challenge, Proof: h.proof(sec, ch, principal, tok2)})
-	wantError(t, "challenge of a success again", status, body, http.StatusUnauthorized, CodeInvalidProof, unknown)
+	wantError(t, "challenge of a success again", status, body, http.StatusUnauthorized, wire.CodeInvalidProof, unknown)
 }
 
 // A challenge is valid until just before ChallengeTTL has passed.
@@ -301,23 +303,23 @@ func TestChallengesBounded(t *testing.T) {
 	v, _ := testSecrets.Load(key)
 	sec := v.(certs.SecretKey)
 	tok := h.iss.token(t, nil)
-	post := func(ch Challenge) (int, map[string]any) {
-		return h.post("/v1/enroll", EnrollRequest{Principal: "PROXY01$", PublicKey: key, IDToken: tok,
+	post := func(ch wire.Challenge) (int, map[string]any) {
+		return h.post("/v1/enroll", wire.EnrollRequest{Principal: "PROXY01$", PublicKey: key, IDToken: tok,
 			Challenge: ch.Challenge, Proof: h.proof(sec, ch, "PROXY01$", tok)})
 	}
 	status, body := post(first)
-	wantError(t, "the dropped oldest challenge", status, body, http.StatusUnauthorized, CodeInvalidProof, "unknown or expired challenge")
+	wantError(t, "the dropped oldest challenge", status, body, http.StatusUnauthorized, wire.CodeInvalidProof, "unknown or expired challenge")
 	if status, body := post(second); status != http.StatusCreated {
 		t.Errorf("the second-oldest challenge: %d %v", status, body)
 	}
-	for _, ch := range []Challenge{third, last} {
+	for _, ch := range []wire.Challenge{third, last} {
 		if _, ok := h.svc.chs.take(ch.Challenge); !ok {
 			t.Errorf("challenge %s is gone", ch.Challenge)
 		}
 	}
 	// Used challenges free their place: a full set again, nothing dropped.
 	a, b, c := h.challenge(), h.challenge(), h.challenge()
-	for _, ch := range []Challenge{a, b, c} {
+	for _, ch := range []wire.Challenge{a, b, c} {
 		if _, ok := h.svc.chs.take(ch.Challenge); !ok {
 			t.Errorf("challenge %s was dropped although used ones freed room", ch.Challenge)
 		}

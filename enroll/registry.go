@@ -14,6 +14,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/zapgate/zapgate/enroll/wire"
+
 	"github.com/zapgate/zapgate/broker/audit"
 	"github.com/zapgate/zapgate/certs"
 )
@@ -25,7 +27,7 @@ func (s *Service) checkKey(ctx context.Context, at *attempt, key certs.PublicKey
 	dir := s.opts.Registry
 	if _, err := os.ReadDir(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		s.log.Error("key registry unreadable", "error", err, "dir", dir)
-		return true, outcome{}, refuse(http.StatusInternalServerError, CodeInternal, "the key registry cannot be read")
+		return true, outcome{}, refuse(http.StatusInternalServerError, wire.CodeInternal, "the key registry cannot be read")
 	}
 	bindings, _ := certs.List(dir)
 	for _, b := range bindings {
@@ -33,15 +35,15 @@ func (s *Service) checkKey(ctx context.Context, at *attempt, key certs.PublicKey
 			continue
 		}
 		if !equalFold(b.Principal, principal) {
-			return true, outcome{}, refuse(http.StatusConflict, CodeKeyBound, "key %s is already bound to another principal; revoke that binding first", at.fingerprint)
+			return true, outcome{}, refuse(http.StatusConflict, wire.CodeKeyBound, "key %s is already bound to another principal; revoke that binding first", at.fingerprint)
 		}
-		if err := s.record(ctx, at, audit.OutcomeSuccess, StatusAlreadyBound, ""); err != nil {
-			return true, outcome{}, outage(CodeAuditUnavailable, "the audit log cannot record the request; try again later")
+		if err := s.record(ctx, at, audit.OutcomeSuccess, wire.StatusAlreadyBound, ""); err != nil {
+			return true, outcome{}, outage(wire.CodeAuditUnavailable, "the audit log cannot record the request; try again later")
 		}
-		return true, outcome{http.StatusOK, Result{Status: StatusAlreadyBound, Principal: b.Principal, Fingerprint: at.fingerprint}}, nil
+		return true, outcome{http.StatusOK, wire.Result{Status: wire.StatusAlreadyBound, Principal: b.Principal, Fingerprint: at.fingerprint}}, nil
 	}
 	if s.revoked(key) {
-		return true, outcome{}, refuse(http.StatusConflict, CodeKeyBound, "key %s was revoked; a revoked key cannot be bound again (generate a new one)", at.fingerprint)
+		return true, outcome{}, refuse(http.StatusConflict, wire.CodeKeyBound, "key %s was revoked; a revoked key cannot be bound again (generate a new one)", at.fingerprint)
 	}
 	return false, outcome{}, nil
 }

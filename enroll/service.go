@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/zapgate/zapgate/enroll/wire"
+
 	"github.com/zapgate/zapgate/broker/audit"
 	"github.com/zapgate/zapgate/idp"
 	"github.com/zapgate/zapgate/policy"
@@ -137,7 +139,7 @@ func New(opts Options) (*Service, error) {
 func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/enroll/config", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, ClientConfig{Issuer: s.opts.Issuer, ClientID: s.opts.ClientID, Scopes: s.opts.Scopes})
+		writeJSON(w, http.StatusOK, wire.ClientConfig{Issuer: s.opts.Issuer, ClientID: s.opts.ClientID, Scopes: s.opts.Scopes})
 	})
 	mux.HandleFunc("GET /v1/enroll/challenge", s.handleChallenge)
 	mux.HandleFunc("POST /v1/enroll", s.handleEnroll)
@@ -174,12 +176,12 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) *apiError {
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return refuse(http.StatusBadRequest, CodeBadRequest, "the body is larger than %d bytes", MaxBodyBytes)
+			return refuse(http.StatusBadRequest, wire.CodeBadRequest, "the body is larger than %d bytes", MaxBodyBytes)
 		}
-		return refuse(http.StatusBadRequest, CodeBadRequest, "the body is not the expected JSON object: %v", err)
+		return refuse(http.StatusBadRequest, wire.CodeBadRequest, "the body is not the expected JSON object: %v", err)
 	}
 	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
-		return refuse(http.StatusBadRequest, CodeBadRequest, "the body holds more than one JSON value")
+		return refuse(http.StatusBadRequest, wire.CodeBadRequest, "the body holds more than one JSON value")
 	}
 	return nil
 }

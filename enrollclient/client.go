@@ -17,6 +17,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/zapgate/zapgate/enroll/wire"
 )
 
 // maxResponse bounds how much of a broker response is read.
@@ -79,32 +81,11 @@ func New(broker string, opts Options) (*Client, error) {
 
 // ProviderConfig is the broker's answer to GET /v1/enroll/config: where and
 // as which client a person signs in.
-type ProviderConfig struct {
-	// Issuer is the OpenID provider's issuer URL.
-	Issuer string `json:"issuer"`
-	// ClientID is the public client the device flow runs as; the broker
-	// accepts only ID tokens issued to it.
-	ClientID string `json:"client_id"`
-	// Scopes are the scopes to request ("openid" among them).
-	Scopes []string `json:"scopes"`
-}
+type ProviderConfig = wire.ClientConfig
 
-// Result is the broker's answer to an accepted enrollment or approval.
-type Result struct {
-	// Status is "bound" (the key is bound and may connect) or "pending"
-	// (a further approval is required).
-	Status string `json:"status"`
-	// Principal is the principal the key is (to be) bound to.
-	Principal string `json:"principal"`
-	// Fingerprint identifies the key (certs.PublicKey.Fingerprint); an
-	// approver passes it to `zapgate keys approve`.
-	Fingerprint string `json:"fingerprint"`
-	// ApprovedBy lists who approved so far, as the broker names them.
-	ApprovedBy []string `json:"approved_by"`
-	// ApprovalsRequired is how many distinct approvals the binding needs
-	// (present when pending).
-	ApprovalsRequired int `json:"approvals_required,omitempty"`
-}
+// Result is the broker's answer to an accepted enrollment or approval:
+// status bound, pending (a further approval is required) or already-bound.
+type Result = wire.Result
 
 // Error is a refusal or failure reported by the broker.
 type Error struct {
@@ -149,19 +130,9 @@ func (c *Client) Config(ctx context.Context) (ProviderConfig, error) {
 	return pc, nil
 }
 
-// EnrollRequest asks the broker to bind a key to a principal.
-type EnrollRequest struct {
-	// Principal is the directory principal the key is bound to.
-	Principal string `json:"principal"`
-	// PublicKey is the node's CURVE public key, 40 characters of Z85.
-	PublicKey string `json:"public_key"`
-	// IDToken is the enrolling person's ID token from the device flow.
-	IDToken string `json:"id_token"`
-	// Challenge is the challenge the proof answers (Client.Challenge).
-	Challenge string `json:"challenge"`
-	// Proof proves that the node holds the key's secret (see Proof).
-	Proof string `json:"proof"`
-}
+// EnrollRequest asks the broker to bind a key to a principal; it must
+// carry a challenge (Client.Challenge) and its proof (Proof).
+type EnrollRequest = wire.EnrollRequest
 
 // Enroll posts req, which must carry a challenge and its proof (see
 // EnrollKey, which does it all), to /v1/enroll and returns the binding (status bound or
@@ -169,11 +140,11 @@ type EnrollRequest struct {
 func (c *Client) Enroll(ctx context.Context, req EnrollRequest) (Result, error) {
 	var r Result
 	_, err := c.do(ctx, http.MethodPost, "/v1/enroll", req, &r)
-	return r.printable(), err
+	return printableResult(r), err
 }
 
-// printable returns r with every string made safe to print.
-func (r Result) printable() Result {
+// printableResult returns r with every string made safe to print.
+func printableResult(r Result) Result {
 	r.Status, r.Principal, r.Fingerprint = printable(r.Status), printable(r.Principal), printable(r.Fingerprint)
 	if r.ApprovedBy != nil {
 		by := make([]string, len(r.ApprovedBy))
@@ -189,12 +160,8 @@ func (r Result) printable() Result {
 // this fingerprint to /v1/enroll/approve.
 func (c *Client) Approve(ctx context.Context, fingerprint, idToken string) (Result, error) {
 	var r Result
-	body := struct {
-		Fingerprint string `json:"fingerprint"`
-		IDToken     string `json:"id_token"`
-	}{fingerprint, idToken}
-	_, err := c.do(ctx, http.MethodPost, "/v1/enroll/approve", body, &r)
-	return r.printable(), err
+	_, err := c.do(ctx, http.MethodPost, "/v1/enroll/approve", wire.ApproveRequest{Fingerprint: fingerprint, IDToken: idToken}, &r)
+	return printableResult(r), err
 }
 
 // do sends one request and decodes a 2xx JSON answer into out; any other

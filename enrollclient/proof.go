@@ -2,35 +2,21 @@ package enrollclient
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"time"
 
 	"golang.org/x/crypto/curve25519"
 
 	"github.com/zapgate/zapgate/certs"
+	"github.com/zapgate/zapgate/enroll/wire"
 )
 
-// proofContext starts every proof message (docs/enrollment.md).
-const proofContext = "zapgate-enroll-v1"
-
 // Challenge is the broker's answer to GET /v1/enroll/challenge.
-type Challenge struct {
-	// Challenge is the one-time challenge, base64url.
-	Challenge string `json:"challenge"`
-	// ServerKey is the broker's ephemeral X25519 public key, 40
-	// characters of Z85.
-	ServerKey string `json:"server_key"`
-	// ExpiresAt is when the broker stops accepting the challenge.
-	ExpiresAt time.Time `json:"expires_at"`
-}
+type Challenge = wire.Challenge
 
 // Challenge fetches a new one-time challenge from GET
 // /v1/enroll/challenge. Use it at once: it expires within minutes and
@@ -71,15 +57,7 @@ func Proof(secret certs.SecretKey, ch Challenge, principal, idToken string) (str
 	if err != nil {
 		return "", fmt.Errorf("enroll: the broker's server_key is unusable (a low-order point): %w", err)
 	}
-	sum := sha256.Sum256([]byte(idToken))
-	mac := hmac.New(sha256.New, shared)
-	for i, part := range []string{proofContext, ch.Challenge, principal, pub.String(), hex.EncodeToString(sum[:])} {
-		if i > 0 {
-			mac.Write([]byte{0})
-		}
-		mac.Write([]byte(part))
-	}
-	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil)), nil
+	return base64.RawURLEncoding.EncodeToString(wire.ProofMAC(shared, ch.Challenge, principal, pub.String(), idToken)), nil
 }
 
 // EnrollKey enrolls the public key of secret for principal with idToken:

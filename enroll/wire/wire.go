@@ -1,9 +1,17 @@
-package enroll
+// Package wire is the HTTP contract of key enrollment (docs/enrollment.md):
+// the JSON bodies, status and error codes, and the proof of possession,
+// shared by the broker (package enroll) and the client (package
+// enrollclient) so that the two cannot drift apart. It has no dependencies
+// beyond the standard library.
+package wire
 
-import "time"
-
-// The JSON bodies of the HTTP contract (docs/enrollment.md). Clients such
-// as `zapgate enroll` may use these types.
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+	"time"
+)
 
 // ClientConfig is the answer of GET /v1/enroll/config: what a client needs
 // to run the device flow against the right provider.
@@ -155,3 +163,27 @@ const (
 	// written.
 	CodeInternal = "internal"
 )
+
+// ProofContext starts every proof message; a new proof format gets a new
+// context.
+const ProofContext = "zapgate-enroll-v1"
+
+// ProofMessage returns the message a proof authenticates:
+//
+//	"zapgate-enroll-v1" 0x00 challenge 0x00 principal 0x00 publicKey 0x00 hex(sha256(idToken))
+//
+// principal, publicKey (Z85) and idToken are exactly as sent in the
+// request; the hex is lowercase.
+func ProofMessage(challenge, principal, publicKey, idToken string) []byte {
+	sum := sha256.Sum256([]byte(idToken))
+	return []byte(strings.Join([]string{ProofContext, challenge, principal, publicKey, hex.EncodeToString(sum[:])}, "\x00"))
+}
+
+// ProofMAC returns HMAC-SHA256(shared, ProofMessage(...)): the proof before
+// base64url encoding. shared is X25519(node secret, server key) on the
+// client and X25519(server secret, node key) on the broker.
+func ProofMAC(shared []byte, challenge, principal, publicKey, idToken string) []byte {
+	mac := hmac.New(sha256.New, shared)
+	mac.Write(ProofMessage(challenge, principal, publicKey, idToken))
+	return mac.Sum(nil)
+}
