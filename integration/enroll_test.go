@@ -5,24 +5,15 @@ package integration
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/zapgate/zapgate/certs"
 	"github.com/zapgate/zapgate/enrollclient"
@@ -97,8 +88,12 @@ func startEnrollEnv(t *testing.T, se *serveEnv) *enrollEnv {
 	jwks := writeJWKS(t, "key-1")
 	p := startOIDCProvider(t, 0, jwks, 600)
 	e := &enrollEnv{serveEnv: se, provider: p, jwks: jwks, secrets: map[certs.PublicKey]certs.SecretKey{}}
-	cert, key := selfSignedCert(t, e.dir)
-	e.caFile = cert
+	pki := filepath.Join(e.dir, "admin-pki")
+	if err := os.Mkdir(pki, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	e.caFile = writeTestPKI(t, pki)
+	cert, key := filepath.Join(pki, "server.pem"), filepath.Join(pki, "server.key")
 	cfg, err := os.ReadFile(e.config)
 	if err != nil {
 		t.Fatal(err)
@@ -130,39 +125,6 @@ func startEnrollEnv(t *testing.T, se *serveEnv) *enrollEnv {
 		t.Fatal(err)
 	}
 	return e
-}
-
-// selfSignedCert writes a self-signed ECDSA certificate for 127.0.0.1 and
-// its key as PEM files in dir; the certificate is its own CA.
-func selfSignedCert(t *testing.T, dir string) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "zapgate admin (test)"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "admin.crt"), filepath.Join(dir, "admin.key")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600)
-	return certFile, keyFile
 }
 
 // nodeKey generates DIR/NAME.key(_secret) and returns the public key;
