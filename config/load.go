@@ -11,38 +11,17 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/zapgate/zapgate/internal/fileerr"
 	"go.yaml.in/yaml/v3"
 )
 
-// Error is one problem in a configuration file, located by file and line.
-type Error struct {
-	// File is the configuration file's path as given.
-	File string
-	// Line is the 1-based line number, or 0 when unknown.
-	Line int
-	// Msg describes the problem.
-	Msg string
-}
+// Error is one problem in a configuration file, located by file and line
+// ("file:line: message").
+type Error = fileerr.Error
 
-// Error formats the problem as "file:line: message".
-func (e *Error) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
-	}
-	return fmt.Sprintf("%s: %s", e.File, e.Msg)
-}
-
-// Errors is every problem found in one file; it is returned as one error.
-type Errors []*Error
-
-// Error joins the problems, one per line.
-func (es Errors) Error() string {
-	parts := make([]string, len(es))
-	for i, e := range es {
-		parts[i] = e.Error()
-	}
-	return strings.Join(parts, "\n")
-}
+// Errors is every problem found in one configuration file, sorted by line; it is
+// returned as one error, one problem per line.
+type Errors = fileerr.Errors
 
 // Load reads and validates the configuration file at path.
 func Load(path string) (*Config, error) {

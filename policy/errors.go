@@ -2,41 +2,18 @@ package policy
 
 import (
 	"errors"
-	"fmt"
+
 	"github.com/zapgate/zapgate/internal/edkey"
-	"strings"
+	"github.com/zapgate/zapgate/internal/fileerr"
 )
 
-// Error is one problem in a policy file, located by file and line.
-type Error struct {
-	// File is the policy file's name as given to Parse or Load.
-	File string
-	// Line is the 1-based line number, or 0 when unknown.
-	Line int
-	// Msg describes the problem.
-	Msg string
-}
+// Error is one problem in a policy file, located by file and line
+// ("file:line: message").
+type Error = fileerr.Error
 
-// Error formats the problem as "file:line: message".
-func (e *Error) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
-	}
-	return fmt.Sprintf("%s: %s", e.File, e.Msg)
-}
-
-// Errors is every problem found in one policy file, sorted by line; Parse
-// returns it as one error.
-type Errors []*Error
-
-// Error joins the problems, one per line.
-func (es Errors) Error() string {
-	parts := make([]string, len(es))
-	for i, e := range es {
-		parts[i] = e.Error()
-	}
-	return strings.Join(parts, "\n")
-}
+// Errors is every problem found in one policy file, sorted by line; it is
+// returned as one error, one problem per line.
+type Errors = fileerr.Errors
 
 // Sentinel errors, matched with errors.Is.
 var (
