@@ -62,23 +62,11 @@ func (s *slapd) start(t *testing.T) {
 	}
 	s.exited = make(chan error, 1)
 	go func(cmd *exec.Cmd, exited chan error) { exited <- cmd.Wait() }(s.cmd, s.exited)
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", s.addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return
-		}
-		select {
-		case err := <-s.exited:
+	if exited, err := waitListening("slapd", s.addr, s.exited, 15*time.Second); err != nil {
+		if exited {
 			s.cmd = nil
-			t.Fatalf("slapd exited: %v\n%s", err, logs.String())
-		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("slapd did not listen within 15s\n%s", logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
+		t.Fatalf("%v\n%s", err, logs.String())
 	}
 }
 
@@ -676,5 +664,29 @@ func TestLDAPDeadlineOnSilentServer(t *testing.T) {
 				t.Fatalf("err = %v, want unavailable", err)
 			}
 		})
+	}
+}
+
+// waitListening waits until addr accepts TCP connections, for the server
+// called name started in the background; exitCh receives its exit. It
+// returns an error when the server exits first (exited is then true, so
+// the caller forgets the process) or does not listen within the time.
+func waitListening(name, addr string, exitCh <-chan error, within time.Duration) (exited bool, err error) {
+	deadline := time.Now().Add(within)
+	for {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return false, nil
+		}
+		select {
+		case err := <-exitCh:
+			return true, fmt.Errorf("%s exited: %v", name, err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			return false, fmt.Errorf("%s did not listen on %s within %s", name, addr, within)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -140,23 +140,11 @@ func (s *sambaDC) start(t testing.TB) {
 	}
 	s.exited = make(chan error, 1)
 	go func(cmd *exec.Cmd, exited chan error) { exited <- cmd.Wait() }(s.cmd, s.exited)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", adLDAPSAddr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return
-		}
-		select {
-		case err := <-s.exited:
+	if exited, err := waitListening("samba", adLDAPSAddr, s.exited, 30*time.Second); err != nil {
+		if exited {
 			s.cmd = nil
-			t.Fatalf("samba exited: %v\n%s", err, s.logText())
-		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("samba did not listen on %s within 30s\n%s", adLDAPSAddr, s.logText())
-		}
-		time.Sleep(50 * time.Millisecond)
+		t.Fatalf("%v\n%s", err, s.logText())
 	}
 }
 
