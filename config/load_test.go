@@ -54,6 +54,7 @@ func TestParseErrorsNameFileAndLine(t *testing.T) {
 		{"directory type", "directory:\n  type: ldapp\n", []string{`z.yaml:2: directory.type must be static`}},
 		{"directory file", "directory:\n  static:\n    file: \"\"\n", []string{`z.yaml:3: directory.static.file`}},
 		{"admin listen", "admin:\n  listen: nonsense\n", []string{`z.yaml:2: admin.listen`}},
+		{"negative cache duration", "directory:\n  cache:\n    outage_backoff: -1s\n", []string{`z.yaml:3: directory.cache durations must not be negative`}},
 		{"signature without keys", "policy:\n  require_signature: true\n", []string{`z.yaml:2: policy.require_signature needs`}},
 	}
 	for _, tc := range cases {
