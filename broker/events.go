@@ -29,11 +29,16 @@ func (b *Broker) publish(p *peerState, m *mdp.Message) {
 			Detail: fmt.Sprintf("topic %q is reserved", topic)})
 		return
 	}
-	payload := m.Body[1:]
+	payload, n := m.Body[1:], size(m.Body)
+	if !b.hold(p, n) {
+		b.refuseHeld(p, m.Service, n)
+		return
+	}
 	b.submit(p, &job{
 		action: policy.Action{Kind: policy.Publish, Topic: topic},
 		ev:     Event{Action: ActionPublish, Topic: topic},
 		done: func(j *job) {
+			b.unhold(p, n)
 			if !j.allowed() {
 				b.refuse(p, mdp.ServicePublish, j.refusal(fmt.Sprintf("publish topic %q", topic)))
 				return
