@@ -156,6 +156,7 @@ func (b *Broker) shutOut(p *peerState) {
 // not audited: the shut-out itself was.
 func (b *Broker) refuseShutOut(p *peerState, frames [][]byte) {
 	b.stats.shutOutRefused.Add(1)
+	defer b.maybeForget(p)
 	if isWorker(frames) {
 		if p.worker != nil {
 			b.removeWorker(p.worker, true, "key shut out")

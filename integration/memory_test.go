@@ -78,14 +78,35 @@ func TestMemoryBoundUnderOversizedMessages(t *testing.T) {
 		}
 	}()
 
+	// The legitimate node relays during the attack.
+	var relayed, failed atomic.Int64
+	legitDone := make(chan struct{})
+	go func() {
+		defer close(legitDone)
+		for {
+			if reply, err := retryRequest(requester, "proxy", "task.status"); err == nil && len(reply) == 1 {
+				relayed.Add(1)
+			} else {
+				failed.Add(1)
+				t.Logf("legit request during the attack: %q %v", reply, err)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+
 	attacker := attackSocket(t, e, "outsider")
 	refusals := sendOversized(t, attacker, attackMessages)
-	// The legitimate node still relays during and after the attack.
-	if reply, err := retryRequest(requester, "proxy", "task.start"); err != nil || len(reply) != 1 {
-		t.Errorf("legit request after the attack: %q %v\n%s", reply, err, out)
-	}
 	close(stop)
 	<-sampled
+	<-legitDone
+	if relayed.Load() == 0 || failed.Load() > 0 {
+		t.Errorf("legit node during the attack: %d relayed, %d failed\n%s", relayed.Load(), failed.Load(), out)
+	}
+	t.Logf("legit node relayed %d requests during the attack", relayed.Load())
 
 	attack := int64(attackFrames * attackFrameSize)
 	// Bound (docs/security.md): what libzmq assembles before the broker
