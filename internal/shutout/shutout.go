@@ -98,8 +98,11 @@ func (l *List) Offend(key, principal string) bool {
 }
 
 // ShutOut reports whether key is shut out now, with the principal that
-// offended and when the shut-out ends.
+// offended and when the shut-out ends. A nil List shuts no key out.
 func (l *List) ShutOut(key string) (principal string, until time.Time, ok bool) {
+	if l == nil {
+		return "", time.Time{}, false
+	}
 	now := l.cfg.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()

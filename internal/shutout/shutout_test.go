@@ -72,3 +72,10 @@ func TestKeysAreBounded(t *testing.T) {
 		t.Error("pruning forgot a shut-out key")
 	}
 }
+
+func TestNilListShutsNoKeyOut(t *testing.T) {
+	var l *List
+	if _, _, ok := l.ShutOut("K"); ok {
+		t.Error("a nil list shut a key out")
+	}
+}
