@@ -125,6 +125,7 @@ func (b *Broker) open() error {
 		{"linger", s.SetLinger(0)},
 		{"router mandatory", s.SetRouterMandatory(1)},
 		{"send hwm", s.SetSndhwm(c.SendHWM)},
+		{"receive hwm", s.SetRcvhwm(c.ReceiveHWM)},
 		{"max message size", s.SetMaxmsgsize(c.MaxMessageSize)},
 		{"curve server", s.SetCurveServer(1)},
 		{"curve secret key", s.SetCurveSecretkey(string(c.ServerSecret[:]))},

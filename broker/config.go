@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/zapgate/zapgate/certs"
+	"github.com/zapgate/zapgate/internal/shutout"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -54,6 +55,22 @@ const (
 	// DefaultParallelism is the number of goroutines that authorize and
 	// record concurrently.
 	DefaultParallelism = 16
+	// DefaultMaxFrames bounds the frames of one inbound message (routing
+	// id not counted); MDP messages have a handful.
+	DefaultMaxFrames = 64
+	// DefaultMaxMessageBytes bounds the bytes of one inbound message, all
+	// frames together.
+	DefaultMaxMessageBytes = 2 << 20
+	// DefaultMaxPeerBytes bounds the message bytes the broker holds for
+	// one peer: its requests being authorized or waiting for a worker,
+	// its replies and publications being authorized.
+	DefaultMaxPeerBytes = 16 << 20
+	// DefaultMaxQueuedBytes bounds the message bytes the broker holds for
+	// all peers together.
+	DefaultMaxQueuedBytes = 256 << 20
+	// DefaultReceiveHWM is the per-connection receive high-water mark in
+	// messages (ZMQ_RCVHWM; libzmq's own default is 1000).
+	DefaultReceiveHWM = 32
 )
 
 // Config configures a Broker. Zero fields take the defaults above; New
@@ -126,6 +143,31 @@ type Config struct {
 	// and the Recorder. A peer's messages are always handled in order by
 	// the same goroutine.
 	Parallelism int
+	// MaxFrames limits the frames of one inbound message. A longer
+	// message is read to its end without being kept, refused (400
+	// message-too-large), audited and counted as an offence.
+	MaxFrames int
+	// MaxMessageBytes limits the bytes of one inbound message, all frames
+	// together; past it the message is treated like one with too many
+	// frames.
+	MaxMessageBytes int64
+	// MaxPeerBytes limits the message bytes the broker holds for one peer
+	// (requests being authorized or queued, replies and publications
+	// being authorized); past it the peer's messages are refused (503
+	// queue-full) and audited.
+	MaxPeerBytes int64
+	// MaxQueuedBytes limits the message bytes the broker holds for all
+	// peers together, refused like MaxPeerBytes.
+	MaxQueuedBytes int64
+	// ReceiveHWM is the per-connection receive high-water mark in
+	// messages (ZMQ_RCVHWM): libzmq stops reading a connection that has
+	// this many complete messages waiting for the broker.
+	ReceiveHWM int
+	// Offenders counts limit violations per key and shuts repeated
+	// offenders out; pass the same one to the ZAP handler so their
+	// handshakes are refused. Nil: a list with shutout's defaults that
+	// only the broker consults.
+	Offenders Offenders
 }
 
 // withDefaults returns a validated copy of c with defaults filled in.
@@ -174,6 +216,8 @@ func (c Config) withDefaults() (Config, error) {
 		{"max_subscriptions", &out.MaxSubscriptions, DefaultMaxSubscriptions},
 		{"send_hwm", &out.SendHWM, DefaultSendHWM},
 		{"parallelism", &out.Parallelism, DefaultParallelism},
+		{"max_frames", &out.MaxFrames, DefaultMaxFrames},
+		{"receive_hwm", &out.ReceiveHWM, DefaultReceiveHWM},
 	}
 	for _, n := range ints {
 		if *n.v < 0 {
@@ -183,11 +227,30 @@ func (c Config) withDefaults() (Config, error) {
 			*n.v = n.def
 		}
 	}
-	if out.MaxMessageSize < 0 {
-		return out, fmt.Errorf("broker: config: max_message_size %d is negative", out.MaxMessageSize)
+	sizes := []struct {
+		name string
+		v    *int64
+		def  int64
+	}{
+		{"max_message_size", &out.MaxMessageSize, DefaultMaxMessageSize},
+		{"max_message_bytes", &out.MaxMessageBytes, DefaultMaxMessageBytes},
+		{"max_peer_bytes", &out.MaxPeerBytes, DefaultMaxPeerBytes},
+		{"max_queued_bytes", &out.MaxQueuedBytes, DefaultMaxQueuedBytes},
 	}
-	if out.MaxMessageSize == 0 {
-		out.MaxMessageSize = DefaultMaxMessageSize
+	for _, n := range sizes {
+		if *n.v < 0 {
+			return out, fmt.Errorf("broker: config: %s %d is negative", n.name, *n.v)
+		}
+		if *n.v == 0 {
+			*n.v = n.def
+		}
+	}
+	if out.MaxPeerBytes < out.MaxMessageBytes || out.MaxQueuedBytes < out.MaxPeerBytes {
+		return out, fmt.Errorf("broker: config: want max_message_bytes %d <= max_peer_bytes %d <= max_queued_bytes %d",
+			out.MaxMessageBytes, out.MaxPeerBytes, out.MaxQueuedBytes)
+	}
+	if out.Offenders == nil {
+		out.Offenders = shutout.New(shutout.Config{})
 	}
 	return out, nil
 }

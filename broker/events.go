@@ -29,11 +29,16 @@ func (b *Broker) publish(p *peerState, m *mdp.Message) {
 			Detail: fmt.Sprintf("topic %q is reserved", topic)})
 		return
 	}
-	payload := m.Body[1:]
+	payload, n := m.Body[1:], size(m.Body)
+	if !b.hold(p, n) {
+		b.refuseHeld(p, m.Service, n)
+		return
+	}
 	b.submit(p, &job{
 		action: policy.Action{Kind: policy.Publish, Topic: topic},
 		ev:     Event{Action: ActionPublish, Topic: topic},
 		done: func(j *job) {
+			b.unhold(p, n)
 			if !j.allowed() {
 				b.refuse(p, mdp.ServicePublish, j.refusal(fmt.Sprintf("publish topic %q", topic)))
 				return
@@ -144,12 +149,22 @@ func (b *Broker) deliver(sp *peerState, topic, from string, payload [][]byte, no
 		b.dropSubscriber(sp, "authorization backlog")
 		return
 	}
+	// The payload waits for the check: it counts against the
+	// subscriber's held bytes (shared payloads once per subscriber).
+	n := size(payload)
+	if !b.hold(sp, n) {
+		b.dropSubscriber(sp, "held bytes")
+		return
+	}
 	s.checks++
 	b.submit(sp, &job{
 		action: policy.Action{Kind: policy.Subscribe, Topic: topic},
 		audit:  auditDeny,
 		ev:     Event{Action: ActionSubscribe, Topic: topic},
-		done:   func(j *job) { b.deliveryChecked(j, sp, s, topic, from, payload) },
+		done: func(j *job) {
+			b.unhold(sp, n)
+			b.deliveryChecked(j, sp, s, topic, from, payload)
+		},
 	})
 }
 

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"time"
 
 	"github.com/zapgate/zapgate/policy"
 )
@@ -46,6 +47,18 @@ type Authorizer interface {
 // from several goroutines at once.
 type Recorder interface {
 	Record(ctx context.Context, ev Event) error
+}
+
+// Offenders counts a peer's violations of the broker's limits per CURVE
+// key and says which keys are shut out; shutout.List implements it. The
+// broker calls it from its loop; the ZAP handler may consult the same
+// list concurrently, so it must be safe for concurrent use.
+type Offenders interface {
+	// Offend records an offence of key (Z85) by principal and reports
+	// whether it shut the key out.
+	Offend(key, principal string) bool
+	// ShutOut reports whether key is shut out now.
+	ShutOut(key string) (principal string, until time.Time, ok bool)
 }
 
 // Event actions the broker records.

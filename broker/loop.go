@@ -63,26 +63,32 @@ func (b *Broker) readAll(now time.Time) error {
 		if more, _ := b.sock.GetRcvmore(); !more {
 			continue // a routing id alone: nothing to read metadata from
 		}
-		// Metadata is read from the first body frame: libzmq 4.3.4 drops
-		// it from a routing-id frame that a poll prefetched.
-		frames, props, err := b.sock.RecvMessageBytesWithMetadata(0, propUserID, propKey, propAddress)
+		in, err := b.readMessage()
 		if err != nil {
-			return fmt.Errorf("broker: receive: %w", err)
+			return err
 		}
 		b.stats.received.Add(1)
-		who := Peer{UserID: props[propUserID], Key: props[propKey], Address: props[propAddress]}
-		b.handle(string(rid), frames, who, now)
+		b.handle(string(rid), in, now)
 	}
 	return nil
 }
 
 // handle routes one message.
-func (b *Broker) handle(rid string, frames [][]byte, who Peer, now time.Time) {
+func (b *Broker) handle(rid string, in inbound, now time.Time) {
+	who, frames := in.who, in.frames
 	if who.UserID == "" {
 		b.dropUnauthenticated(rid, who)
 		return
 	}
+	if _, _, out := b.cfg.Offenders.ShutOut(who.Key); out {
+		b.refuseShutOut(b.peerFor(rid, who), frames)
+		return
+	}
 	p := b.peerFor(rid, who)
+	if in.over {
+		b.tooLarge(p, in)
+		return
+	}
 	if w := p.worker; w != nil {
 		w.lastSeen = now
 	}

@@ -62,7 +62,12 @@ func (b *Broker) request(p *peerState, m *mdp.Message) {
 			Detail: fmt.Sprintf("service %q", m.Service)})
 		return
 	}
-	r := &request{id: b.st.newID(), client: p, service: m.Service, command: cmd, body: m.Body}
+	n := size(m.Body)
+	if !b.hold(p, n) {
+		b.refuseHeld(p, m.Service, n)
+		return
+	}
+	r := &request{id: b.st.newID(), client: p, service: m.Service, command: cmd, body: m.Body, held: n}
 	p.pending++
 	b.submit(p, &job{
 		action: policy.Action{Kind: policy.Request, Service: m.Service, Command: cmd},
@@ -119,6 +124,7 @@ func (b *Broker) dispatch(s *service, now time.Time) {
 		}
 		w.state, w.req, r.worker = busy, r, w
 		w.lastSeen = now
+		b.release(r) // libzmq holds the body now
 	}
 	if len(s.queue) == 0 {
 		s.queue = nil
@@ -184,6 +190,7 @@ func (b *Broker) finish(r *request) {
 		return
 	}
 	r.answered = true
+	b.release(r)
 	r.client.pending--
 	b.maybeForget(r.client)
 }

@@ -13,6 +13,7 @@ type state struct {
 	workers  map[*worker]struct{}
 	subs     map[*peerState]struct{} // peers with subscriptions
 	jobs     int                     // jobs in flight, broker-wide
+	held     int64                   // message bytes held, broker-wide (limits.go)
 	nextID   uint64
 	beatAt   time.Time // next heartbeat to workers
 	draining bool
@@ -45,6 +46,8 @@ type peerState struct {
 	pending int // client requests not yet answered
 	worker  *worker
 	sub     *subscriber
+
+	held int64 // message bytes held for this peer (limits.go)
 }
 
 // workerState is where a worker is in its life.
@@ -88,6 +91,7 @@ type request struct {
 	deadline time.Time
 	worker   *worker
 	answered bool
+	held     int64 // bytes of body counted in client.held until dispatched or finished
 }
 
 // token is the request's address in REQUEST/REPLY: an opaque id the

@@ -46,6 +46,14 @@ type Stats struct {
 	// AuditSkipped counts drop events only logged because of the audit
 	// backlog limit.
 	AuditSkipped uint64
+	// TooLarge counts messages over Config.MaxFrames or
+	// Config.MaxMessageBytes.
+	TooLarge uint64
+	// ShutOut counts keys shut out after repeated offences.
+	ShutOut uint64
+	// ShutOutRefused counts messages refused because their key was shut
+	// out.
+	ShutOutRefused uint64
 }
 
 type counters struct {
@@ -53,6 +61,7 @@ type counters struct {
 	slowSubscribers, workersRefused, workersRevoked, workersExpired  atomic.Uint64
 	spoofedReplies, unauthenticated, malformed, overloaded           atomic.Uint64
 	undeliverable, auditSkipped                                      atomic.Uint64
+	tooLarge, shutOut, shutOutRefused                                atomic.Uint64
 	r400, r403, r404, r500, r502, r503                               atomic.Uint64
 }
 
@@ -88,5 +97,6 @@ func (b *Broker) Stats() Stats {
 		SpoofedReplies: c.spoofedReplies.Load(), Unauthenticated: c.unauthenticated.Load(),
 		Malformed: c.malformed.Load(), Overloaded: c.overloaded.Load(),
 		Undeliverable: c.undeliverable.Load(), AuditSkipped: c.auditSkipped.Load(),
+		TooLarge: c.tooLarge.Load(), ShutOut: c.shutOut.Load(), ShutOutRefused: c.shutOutRefused.Load(),
 	}
 }

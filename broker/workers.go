@@ -150,11 +150,15 @@ func (b *Broker) workerReply(p *peerState, m *mdp.Message) {
 		return
 	}
 	w.state = replying
-	body := m.Body
+	body, n := m.Body, size(m.Body)
+	b.forceHold(r.client, n)
 	b.submit(p, &job{
 		action: policy.Action{Kind: policy.Serve, Service: w.service},
 		ev:     Event{Action: ActionReply, Service: r.service, Command: r.command},
-		done:   func(j *job) { b.replyChecked(j, w, r, body) },
+		done: func(j *job) {
+			b.unhold(r.client, n)
+			b.replyChecked(j, w, r, body)
+		},
 	})
 }
 

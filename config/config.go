@@ -108,6 +108,32 @@ type Broker struct {
 	NoWorkerWait time.Duration `yaml:"no_worker_wait"`
 	// MaxQueue limits the requests waiting per service.
 	MaxQueue int `yaml:"max_queue"`
+	// MaxMessageSize bounds one inbound frame in bytes (ZMQ_MAXMSGSIZE;
+	// default 1 MiB); libzmq closes a connection that sends a larger one.
+	MaxMessageSize int64 `yaml:"max_message_size"`
+	// MaxFrames bounds the frames of one inbound message (default 64).
+	MaxFrames int `yaml:"max_frames"`
+	// MaxMessageBytes bounds the bytes of one inbound message, all frames
+	// together (default 2 MiB). A message past this or MaxFrames is
+	// refused (400 message-too-large), audited and counted as an offence.
+	MaxMessageBytes int64 `yaml:"max_message_bytes"`
+	// MaxPeerBytes bounds the message bytes the broker holds for one peer
+	// (default 16 MiB).
+	MaxPeerBytes int64 `yaml:"max_peer_bytes"`
+	// MaxQueuedBytes bounds the message bytes the broker holds for all
+	// peers together (default 256 MiB).
+	MaxQueuedBytes int64 `yaml:"max_queued_bytes"`
+	// ReceiveHWM is the per-connection receive high-water mark in
+	// messages (ZMQ_RCVHWM, default 32).
+	ReceiveHWM int `yaml:"receive_hwm"`
+	// Offences is how many offences (oversized messages) within
+	// OffenceWindow shut a key out (default 3).
+	Offences int `yaml:"offences"`
+	// OffenceWindow is how long an offence counts (default 10m).
+	OffenceWindow time.Duration `yaml:"offence_window"`
+	// ShutOut is how long a key stays shut out: its messages are refused
+	// and its handshakes get ZAP 400 (default 10m).
+	ShutOut time.Duration `yaml:"shut_out"`
 }
 
 // Defaults returns the configuration used when a key is absent.

@@ -66,6 +66,7 @@ func (c *Config) validate(name string, root *yaml.Node) Errors {
 	if c.Broker.Liveness < 0 || c.Broker.MaxQueue < 0 {
 		bad("broker", "broker.liveness and broker.max_queue must not be negative")
 	}
+	c.Broker.validateLimits(bad)
 	c.Audit.validate(bad, root)
 	c.Directory.validate(bad, root)
 	c.validateEnroll(bad)

@@ -15,6 +15,7 @@ import (
 	"github.com/zapgate/zapgate/certs"
 	"github.com/zapgate/zapgate/config"
 	"github.com/zapgate/zapgate/idp"
+	"github.com/zapgate/zapgate/internal/shutout"
 	"github.com/zapgate/zapgate/policy"
 	"github.com/zapgate/zapgate/zap"
 )
@@ -31,6 +32,7 @@ type Server struct {
 	policy    *policy.Store
 	zctx      *zmq.Context
 	zap       *zap.Server
+	shutOut   *shutout.List // keys the broker shut out; the ZAP handler refuses them
 	broker    *broker.Broker
 	admin     *admin.Server
 	adminURL  string
@@ -87,7 +89,7 @@ func (s *Server) chain() authn.Chain {
 	if s.keys == nil {
 		keys = authn.DirectoryKeys{Finder: s.keyFinder}
 	}
-	return authn.Chain{Keys: keys, Directory: s.dir, Policy: s.policy, Audit: s.audit, Logger: s.log}
+	return authn.Chain{Keys: keys, Directory: s.dir, Policy: s.policy, Audit: s.audit, Logger: s.log, ShutOut: s.shutOut}
 }
 
 // startZMQ starts the ZAP server, proves it answers, then binds the relay.
@@ -99,6 +101,8 @@ func (s *Server) startZMQ() error {
 	if s.zctx, err = zmq.NewContext(); err != nil {
 		return fmt.Errorf("server: zmq context: %w", err)
 	}
+	b := s.cfg.Broker
+	s.shutOut = shutout.New(shutout.Config{Offences: b.Offences, Window: b.OffenceWindow, Duration: b.ShutOut})
 	z := s.cfg.ZAP
 	s.zap, err = zap.NewServer(s.zctx, authn.New(s.chain()), zap.Config{
 		Workers: z.Workers, QueueSize: z.Queue, Timeout: z.Timeout, Properties: authn.Properties(), Logger: s.log,
@@ -109,10 +113,12 @@ func (s *Server) startZMQ() error {
 	if err := s.zap.Start(); err != nil {
 		return err
 	}
-	b := s.cfg.Broker
 	s.broker, err = broker.New(s.zctx, broker.Config{
 		Endpoint: b.Listen, ServerSecret: *secret.Secret, ZAPDone: s.zap.Done(),
 		Heartbeat: b.Heartbeat, Liveness: b.Liveness, NoWorkerWait: b.NoWorkerWait, MaxQueue: b.MaxQueue,
+		MaxMessageSize: b.MaxMessageSize, MaxFrames: b.MaxFrames, MaxMessageBytes: b.MaxMessageBytes,
+		MaxPeerBytes: b.MaxPeerBytes, MaxQueuedBytes: b.MaxQueuedBytes, ReceiveHWM: b.ReceiveHWM,
+		Offenders: s.shutOut,
 	}, authn.NewAuthorizer(s.chain()), authn.AuditRecorder{Log: s.audit}, s.log)
 	return err
 }

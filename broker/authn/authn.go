@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/zapgate/zapgate/broker/audit"
 	"github.com/zapgate/zapgate/certs"
@@ -59,6 +60,14 @@ type Chain struct {
 	Audit Recorder
 	// Logger receives one line per decision (nil discards).
 	Logger *slog.Logger
+	// ShutOut, if set, names the keys the broker shut out after repeated
+	// offences (shutout.List); their handshakes are refused.
+	ShutOut ShutOut
+}
+
+// ShutOut says whether a key (Z85) is shut out; shutout.List implements it.
+type ShutOut interface {
+	ShutOut(key string) (principal string, until time.Time, ok bool)
 }
 
 // Authenticator answers ZAP requests through a Chain.
@@ -88,6 +97,12 @@ func (a *Authenticator) Authenticate(ctx context.Context, req *zap.Request) (zap
 	}
 	key := certs.PublicKey(raw)
 	rec.Key = key.Fingerprint()
+	if a.c.ShutOut != nil {
+		if p, _, out := a.c.ShutOut.ShutOut(key.String()); out {
+			rec.User = p
+			return a.refuse(ctx, rec, zap.StatusDenied, ReasonShutOut, nil)
+		}
+	}
 	v := a.c.resolve(ctx, key, "")
 	rec.User, rec.Groups, rec.Stale = v.principal, v.identity.Groups, v.identity.Stale
 	if v.reason != "" {

@@ -39,6 +39,9 @@ const (
 	ReasonPolicy = "policy-denied"
 	// ReasonAudit: the audit record could not be made durable.
 	ReasonAudit = "audit-unavailable"
+	// ReasonShutOut: the broker shut the key out for a while after
+	// repeated offences against its limits (docs/security.md).
+	ReasonShutOut = "shut-out"
 )
 
 // verdict is the outcome of resolving a key to an identity.

@@ -78,6 +78,8 @@ const (
 	ReasonShuttingDown     = "shutting-down"     // 503
 	ReasonSlowSubscriber   = "slow-subscriber"   // 503: dropped from fan-out
 	ReasonLimit            = "limit"             // 503: too many subscriptions
+	ReasonTooLarge         = "message-too-large" // 400: more frames or bytes than the broker takes
+	ReasonShutOut          = "shut-out"          // 403: the key offended repeatedly and is shut out for a while
 )
 
 // Refusal is a broker-generated refusal, sent as the body
