@@ -79,8 +79,8 @@ func AddCert(dir, certPath, principal string, opts AddOptions) (Binding, error) 
 			return Binding{}, fmt.Errorf("certs: add: key %s is already bound to %q by %s", src.Public.Fingerprint(), b.Principal, b.File)
 		}
 	}
-	if f, ok := res.revoked[src.Public]; ok {
-		return Binding{}, fmt.Errorf("certs: add: key %s was revoked (%s); a revoked key cannot be bound again", src.Public.Fingerprint(), f)
+	if rb, ok := res.revoked[src.Public]; ok {
+		return Binding{}, fmt.Errorf("certs: add: key %s was revoked (%s); a revoked key cannot be bound again", src.Public.Fingerprint(), rb.File)
 	}
 	path := filepath.Join(dir, name+".key")
 	if err := c.SavePublic(path); err != nil {

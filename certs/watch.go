@@ -107,12 +107,10 @@ func (r *Registry) Close() error {
 }
 
 // relevant reports whether an event may change the registry: one on a
-// watched directory itself or on a "*.key" file is; chmod events, temporary
-// files (dotfiles) and editor backups are not.
+// watched directory itself (moved away, replaced, its mode changed) or on
+// a "*.key" file is — a chmod too, as a file others may write is refused;
+// temporary files (dotfiles) and editor backups are not.
 func (r *Registry) relevant(ev fsnotify.Event) bool {
-	if ev.Op == fsnotify.Chmod {
-		return false
-	}
 	name := filepath.Clean(ev.Name)
 	if name == filepath.Clean(r.dir) {
 		return true
@@ -125,11 +123,12 @@ func (r *Registry) relevant(ev fsnotify.Event) bool {
 	return load
 }
 
-// addWatches (re)watches the directory and revoked/, which may have been
-// created, removed or replaced since the last call. A directory that is
-// missing is not an error here; the reload reports it.
+// addWatches (re)watches the directory, its parent (to see the directory
+// moved away and back) and revoked/, which may have been created, removed
+// or replaced since the last call. A directory that is missing is not an
+// error here; the reload reports it.
 func (r *Registry) addWatches(w *fsnotify.Watcher) {
-	for _, d := range []string{r.dir, filepath.Join(r.dir, RevokedDir)} {
+	for _, d := range []string{filepath.Dir(filepath.Clean(r.dir)), r.dir, filepath.Join(r.dir, RevokedDir)} {
 		if err := w.Add(d); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			r.log.Warn("key registry: cannot watch directory", "dir", d, "err", err)
 		}
