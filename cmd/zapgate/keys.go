@@ -198,7 +198,7 @@ func newKeysRevokeCmd(g *globals, f *keysFlags) *cobra.Command {
 ran the command (revoked-by). The next handshake with the key is refused; the
 broker audits the revocation as keys.revoke, naming that user and the binding
 as it was (at its next start if it is not running).`,
-		Args:  cobra.ExactArgs(1),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir, err := f.dir(g)
 			if err != nil {
