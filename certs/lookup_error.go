@@ -88,7 +88,7 @@ func (e *LookupError) Error() string {
 		return fmt.Sprintf("certs: key %s is revoked (%s)", fp, strings.Join(e.Files, ", "))
 	}
 	if len(e.Files) > 0 {
-		return fmt.Sprintf("certs: key %s is not registered (file %s was removed)", fp, strings.Join(e.Files, ", "))
+		return fmt.Sprintf("certs: key %s is not registered (file %s was removed or is no longer trusted)", fp, strings.Join(e.Files, ", "))
 	}
 	return fmt.Sprintf("certs: key %s is not registered", fp)
 }

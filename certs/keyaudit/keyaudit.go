@@ -37,17 +37,17 @@ import (
 const (
 	// ActionAdd: a key became bound (keys add, enrollment, a file copied
 	// in, a refused file fixed).
-	ActionAdd = "keys.add"
+	ActionAdd = audit.ActionKeysAdd
 	// ActionRevoke: a bound key was revoked (moved into revoked/).
 	ActionRevoke = audit.ActionKeysRevoke
 	// ActionChange: a binding's principal, expiry, source or file changed,
 	// or a revocation was undone (its file removed from revoked/).
-	ActionChange = "keys.change"
+	ActionChange = audit.ActionKeysChange
 	// ActionRemove: a binding's file was removed without a revocation.
-	ActionRemove = "keys.remove"
+	ActionRemove = audit.ActionKeysRemove
 	// ActionError: a file or the registry directory was refused or went
 	// missing (outcome failure), or that problem ended (outcome success).
-	ActionError = "keys.error"
+	ActionError = audit.ActionKeysError
 )
 
 // StateFileName is the name of the state file the broker keeps in the
