@@ -111,9 +111,12 @@ func (r *Registry) Close() error {
 // a "*.key" file is — a chmod too, as a file others may write is refused;
 // temporary files (dotfiles) and editor backups are not.
 func (r *Registry) relevant(ev fsnotify.Event) bool {
-	name := filepath.Clean(ev.Name)
-	if name == filepath.Clean(r.dir) {
+	name, dir := filepath.Clean(ev.Name), filepath.Clean(r.dir)
+	if name == dir {
 		return true
+	}
+	if filepath.Dir(name) == filepath.Dir(dir) {
+		return false // another entry of the parent directory
 	}
 	base := filepath.Base(name)
 	if base == RevokedDir {
