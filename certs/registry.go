@@ -185,8 +185,9 @@ func (r *Registry) logProblems(prev, next *state) {
 // file is still there and unchanged, so removing or moving a file (as
 // Revoke does) takes effect for the next handshake: a vanished file makes
 // the key unknown, a changed file is read again, and either asks Watch for
-// a reload. When the whole directory cannot be read, the last good state is
-// used, as for a failed reload.
+// a reload. A file whose mode or owner changed is read again too, so one
+// made writable by others is refused at once (ErrUntrusted). A vanished
+// directory (moved away) makes every key unknown: fail closed.
 func (r *Registry) Lookup(key PublicKey) (Binding, error) {
 	s := r.state.Load()
 	if rb, ok := s.revoked[key]; ok {

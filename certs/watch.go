@@ -15,8 +15,9 @@ import (
 // subdirectory with fsnotify, and reloads after each burst of changes (at
 // most Options.Debounce after the first event), every Options.Resync, and
 // when Lookup finds a file gone or changed. Each reload builds a fresh state
-// and swaps it in whole; a directory that cannot be read leaves the last
-// good state in place (see Reload). Watch blocks until ctx is done, then
+// and swaps it in whole; a directory that is gone binds nothing until it
+// is back, one that cannot be read leaves the last good state in place (see
+// Reload). Watch blocks until ctx is done, then
 // returns nil; it returns an error only if the watcher cannot be created or
 // stops unexpectedly. Run at most one Watch per Registry.
 func (r *Registry) Watch(ctx context.Context) error {
