@@ -28,6 +28,13 @@ type AddOptions struct {
 	// Name is the file name to write, without ".key"; empty means a safe
 	// form of the principal (see SafeName).
 	Name string
+	// By is who makes the binding (the OS user of `zapgate keys add`, the
+	// approvers of an enrollment), written as "added-by" so that the
+	// broker's audit record of the change names it.
+	By string
+	// Now is the clock that stamps "added" and checks Expires; nil means
+	// time.Now.
+	Now func() time.Time
 }
 
 // AddCert binds the public key of the certificate at certPath (a public or
@@ -35,11 +42,21 @@ type AddOptions struct {
 // written) to principal in the registry directory dir, which is created
 // (mode 0755) if missing. It writes the public-only file dir/NAME.key and
 // refuses to overwrite an existing file, or to bind a key that a file in
-// dir already binds or that revoked/ holds, naming that file. The returned
-// Binding is read back from the new file.
+// dir already binds or that revoked/ holds, naming that file. An expiry
+// that is not in the future and a registry directory that another user
+// may change (ErrUntrusted) are refused too. The returned Binding is read
+// back from the new file.
 func AddCert(dir, certPath, principal string, opts AddOptions) (Binding, error) {
 	if msg := validPrincipal(principal); msg != "" {
 		return Binding{}, fmt.Errorf("certs: add %q: %s", certPath, msg)
+	}
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	if t := now(); !opts.Expires.IsZero() && !opts.Expires.After(t) {
+		return Binding{}, fmt.Errorf("certs: add %q: expires %s is not in the future (now %s); the binding would be refused at once",
+			certPath, opts.Expires.UTC().Format(time.RFC3339), t.UTC().Format(time.RFC3339))
 	}
 	src, err := LoadPublic(certPath)
 	if err != nil {
@@ -63,7 +80,10 @@ func AddCert(dir, certPath, principal string, opts AddOptions) (Binding, error) 
 	if opts.Note != "" {
 		c.Metadata.Set(MetaNote, opts.Note)
 	}
-	c.Metadata.Set(MetaAdded, time.Now().UTC().Format(time.RFC3339))
+	c.Metadata.Set(MetaAdded, now().UTC().Format(time.RFC3339))
+	if opts.By != "" {
+		c.Metadata.Set(MetaAddedBy, opts.By)
+	}
 	if err := c.Metadata.Validate(); err != nil {
 		return Binding{}, fmt.Errorf("certs: add %q: %w", certPath, err)
 	}
@@ -74,13 +94,16 @@ func AddCert(dir, certPath, principal string, opts AddOptions) (Binding, error) 
 	if err != nil {
 		return Binding{}, fmt.Errorf("certs: add: %w", err)
 	}
+	if res.dirErr != nil {
+		return Binding{}, fmt.Errorf("certs: add: %w", res.dirErr)
+	}
 	for _, b := range res.bindings {
 		if b.Key == src.Public {
 			return Binding{}, fmt.Errorf("certs: add: key %s is already bound to %q by %s", src.Public.Fingerprint(), b.Principal, b.File)
 		}
 	}
-	if f, ok := res.revoked[src.Public]; ok {
-		return Binding{}, fmt.Errorf("certs: add: key %s was revoked (%s); a revoked key cannot be bound again", src.Public.Fingerprint(), f)
+	if rb, ok := res.revoked[src.Public]; ok {
+		return Binding{}, fmt.Errorf("certs: add: key %s was revoked (%s); a revoked key cannot be bound again", src.Public.Fingerprint(), rb.File)
 	}
 	path := filepath.Join(dir, name+".key")
 	if err := c.SavePublic(path); err != nil {
@@ -188,22 +211,59 @@ func Find(dir, selector string) (Binding, error) {
 	return Binding{}, fmt.Errorf("certs: find %q: %d bindings match (%s); select one by file name", selector, len(matches), strings.Join(files, ", "))
 }
 
-// Revoke finds the binding selector names (see Find) and moves its file
-// into dir/revoked/ (created with mode 0755), so a Registry refuses the key
-// from the next Lookup on. If revoked/ already has a file of that name, a
-// UTC timestamp is added to the new name. It returns the binding and the
-// file's new path.
+// RevokeOptions are the optional parts of RevokeWith.
+type RevokeOptions struct {
+	// By is who revokes (the OS user of `zapgate keys revoke`), written
+	// as "revoked-by" into the file in revoked/ so that the broker's audit
+	// record of the revocation names it.
+	By string
+	// Now is the clock that stamps "revoked"; nil means time.Now.
+	Now func() time.Time
+}
+
+// Revoke is RevokeWith without options.
 func Revoke(dir, selector string) (Binding, string, error) {
+	return RevokeWith(dir, selector, RevokeOptions{})
+}
+
+// RevokeWith finds the binding selector names (see Find) and moves it into
+// dir/revoked/ (created with mode 0755), so a Registry refuses the key
+// from the next Lookup on: it writes the file's certificate there with
+// "revoked" (the time) and "revoked-by" (opts.By) added to its metadata,
+// then removes the original. If revoked/ already has a file of that name,
+// a UTC timestamp is added to the new name. It returns the binding and the
+// file's new path.
+func RevokeWith(dir, selector string, opts RevokeOptions) (Binding, string, error) {
 	b, err := Find(dir, selector)
 	if err != nil {
 		return Binding{}, "", err
+	}
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	data, _, err := readTrusted(b.File)
+	if err != nil {
+		return Binding{}, "", fmt.Errorf("certs: revoke: %w", err)
+	}
+	c, err := ParseCert(b.File, data)
+	if err != nil {
+		return Binding{}, "", fmt.Errorf("certs: revoke: %w", err)
+	}
+	at := now().UTC()
+	c.Metadata.Set(MetaRevoked, at.Format(time.RFC3339))
+	if opts.By != "" {
+		c.Metadata.Set(MetaRevokedBy, opts.By)
+	}
+	if err := c.Metadata.Validate(); err != nil {
+		return Binding{}, "", fmt.Errorf("certs: revoke %s: %w", b.File, err)
 	}
 	rdir := filepath.Join(dir, RevokedDir)
 	if err := os.MkdirAll(rdir, 0o755); err != nil {
 		return Binding{}, "", fmt.Errorf("certs: revoke %s: %w", b.File, err)
 	}
 	base := strings.TrimSuffix(filepath.Base(b.File), ".key")
-	stamp := time.Now().UTC().Format("20060102T150405Z")
+	stamp := at.Format("20060102T150405Z")
 	for i := 0; ; i++ {
 		name := base + ".key"
 		switch {
@@ -213,7 +273,7 @@ func Revoke(dir, selector string) (Binding, string, error) {
 			name = fmt.Sprintf("%s.%s-%d.key", base, stamp, i)
 		}
 		dst := filepath.Join(rdir, name)
-		err := linkNoClobber(b.File, dst)
+		err := c.SavePublic(dst)
 		if errors.Is(err, fs.ErrExist) && i < 100 {
 			continue
 		}
@@ -223,7 +283,6 @@ func Revoke(dir, selector string) (Binding, string, error) {
 		if err := os.Remove(b.File); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return Binding{}, "", fmt.Errorf("certs: revoke %s: copied to %s but cannot remove: %w", b.File, dst, err)
 		}
-		syncDir(rdir)
 		syncDir(dir)
 		return b, dst, nil
 	}

@@ -1,10 +1,16 @@
 package certs
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
+
+	"github.com/zapgate/zapgate/internal/strictmode"
 )
 
 // Metadata names a registry file uses.
@@ -21,6 +27,15 @@ const (
 	MetaNote = "note"
 	// MetaAdded is when AddCert wrote the file (RFC 3339, informational).
 	MetaAdded = "added"
+	// MetaAddedBy is who made the binding, as the writer claims it (the
+	// OS user of `zapgate keys add`, the approvers of an enrollment); the
+	// broker's audit record of the change names it.
+	MetaAddedBy = "added-by"
+	// MetaRevoked is when RevokeWith moved the file into revoked/ (RFC 3339).
+	MetaRevoked = "revoked"
+	// MetaRevokedBy is who revoked the binding, as RevokeWith's caller
+	// claims it.
+	MetaRevokedBy = "revoked-by"
 )
 
 // Binding ties a public key to a principal, as read from one registry file.
@@ -38,6 +53,13 @@ type Binding struct {
 	Expires time.Time
 	// File is the path of the registry file.
 	File string
+	// AddedBy is the "added-by" stamp: who made the binding (empty when
+	// the file has none, e.g. one written by hand).
+	AddedBy string
+	// RevokedBy is the "revoked-by" stamp of a file in revoked/.
+	RevokedBy string
+	// Owner is the user id owning the file (-1 when unknown).
+	Owner int
 }
 
 // Expired reports whether b has an expiry and now is at or after it.
@@ -79,11 +101,15 @@ type loadedBinding struct {
 	info fs.FileInfo
 }
 
-// loadBinding reads and validates one registry file.
+// loadBinding reads and validates one registry file. It refuses, with an
+// error wrapping ErrUntrusted, a file that another user may change (see
+// strictmode.Trusted) and a symbolic link that leaves the file's directory:
+// the file is opened through an os.Root on that directory, which follows
+// no link out of it.
 func loadBinding(path string) (loadedBinding, error) {
-	data, info, err := readCertFile(path, nil)
+	data, info, err := readTrusted(path)
 	if err != nil {
-		return loadedBinding{}, fmt.Errorf("certs: load %q: %w", path, err)
+		return loadedBinding{}, err
 	}
 	c, err := ParseCert(path, data)
 	if err != nil {
@@ -93,7 +119,42 @@ func loadBinding(path string) (loadedBinding, error) {
 	if err != nil {
 		return loadedBinding{}, err
 	}
+	b.Owner = -1
+	if st, ok := info.Sys().(*syscall.Stat_t); ok {
+		b.Owner = int(st.Uid)
+	}
 	return loadedBinding{Binding: b, info: info}, nil
+}
+
+// readTrusted reads the registry file at path through an os.Root on its
+// directory and refuses it unless strictmode.Trusted accepts it.
+func readTrusted(path string) ([]byte, fs.FileInfo, error) {
+	dir, name := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("certs: load %q: %w", path, err)
+	}
+	defer root.Close()
+	f, err := root.Open(name)
+	if err != nil {
+		if lfi, lerr := root.Lstat(name); lerr == nil && lfi.Mode()&fs.ModeSymlink != 0 && !errors.Is(err, fs.ErrNotExist) {
+			target, _ := os.Readlink(path)
+			return nil, nil, fmt.Errorf("certs: registry file refused: %s: symbolic link to %q leaves the registry directory (%w)", path, target, ErrUntrusted)
+		}
+		return nil, nil, fmt.Errorf("certs: load %q: %w", path, err)
+	}
+	defer f.Close()
+	data, info, err := readOpened(f, func(fi fs.FileInfo) error { return strictmode.Trusted(path, fi) })
+	if err != nil {
+		if errors.Is(err, ErrUntrusted) {
+			return nil, nil, fmt.Errorf("certs: registry file refused: %w", err)
+		}
+		return nil, nil, fmt.Errorf("certs: load %q: %w", path, err)
+	}
+	return data, info, nil
 }
 
 // bindingFromCert checks a parsed registry file and returns its binding.
@@ -109,6 +170,8 @@ func bindingFromCert(path string, c *Cert) (Binding, error) {
 	}
 	b.Source, _ = c.Metadata.Get(MetaSource)
 	b.Note, _ = c.Metadata.Get(MetaNote)
+	b.AddedBy, _ = c.Metadata.Get(MetaAddedBy)
+	b.RevokedBy, _ = c.Metadata.Get(MetaRevokedBy)
 	if s, ok := c.Metadata.Get(MetaExpires); ok {
 		t, err := ParseExpires(s)
 		if err != nil {

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/zapgate/zapgate/internal/strictmode"
 )
 
 // maxCertFileSize bounds how much of a certificate file is read: real
@@ -15,8 +17,15 @@ import (
 const maxCertFileSize = 64 << 10
 
 // ErrInsecureMode is wrapped by LoadSecret's error for a secret file that
-// group or others may access.
-var ErrInsecureMode = errors.New("secret file is accessible by group or others")
+// group or others may access. It is strictmode.ErrAccessible, the one
+// check every secret file of zapgate goes through.
+var ErrInsecureMode = strictmode.ErrAccessible
+
+// ErrUntrusted is wrapped by the error of a registry file or directory
+// that is refused because another user may change it: writable by group
+// or others, owned by a user other than the broker's or root, or a
+// symbolic link that leaves the registry directory (see docs/security.md).
+var ErrUntrusted = strictmode.ErrUntrusted
 
 // ErrNoSecret is wrapped by LoadSecret's error for a file that holds no
 // secret key (a public certificate).
@@ -26,12 +35,17 @@ var ErrNoSecret = errors.New("file has no secret key")
 // file of at most maxCertFileSize bytes, and returns the opened file's
 // information too. check, if not nil, inspects the opened file's mode before
 // any byte is read.
-func readCertFile(path string, check func(fs.FileMode) error) ([]byte, fs.FileInfo, error) {
+func readCertFile(path string, check func(fs.FileInfo) error) ([]byte, fs.FileInfo, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer f.Close()
+	return readOpened(f, check)
+}
+
+// readOpened is readCertFile for a file already opened.
+func readOpened(f *os.File, check func(fs.FileInfo) error) ([]byte, fs.FileInfo, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, nil, err
@@ -40,7 +54,7 @@ func readCertFile(path string, check func(fs.FileMode) error) ([]byte, fs.FileIn
 		return nil, nil, fmt.Errorf("not a regular file (mode %s)", fi.Mode())
 	}
 	if check != nil {
-		if err := check(fi.Mode()); err != nil {
+		if err := check(fi); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -75,11 +89,8 @@ func LoadPublic(path string) (*Cert, error) {
 // wraps ErrInsecureMode and names the fix, chmod 600) before reading it, and
 // a file without a secret key (the error wraps ErrNoSecret).
 func LoadSecret(path string) (*Cert, error) {
-	data, _, err := readCertFile(path, func(m fs.FileMode) error {
-		if m.Perm()&0o077 != 0 {
-			return fmt.Errorf("mode %04o: %w; run: chmod 600 %s", m.Perm(), ErrInsecureMode, path)
-		}
-		return nil
+	data, _, err := readCertFile(path, func(fi fs.FileInfo) error {
+		return strictmode.Secret(path, fi)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("certs: load secret %q: %w", path, err)

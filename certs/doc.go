@@ -34,7 +34,11 @@
 //	curve
 //	    public-key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
 //
-// Revoked files live in its revoked/ subdirectory. Open reads a registry,
+// Revoked files live in its revoked/ subdirectory. Like sshd's StrictModes,
+// a file or directory that another user may change (writable by group or
+// others, owned by someone other than this process's user or root) and a
+// symbolic link that leaves the directory bind nothing (ErrUntrusted), and
+// a registry directory that is gone binds nothing until it is back. Open reads a registry,
 // Registry.Watch follows it, and Registry.Lookup answers "which principal
 // is this key?" for each handshake. AddCert, List, Find and Revoke are the
 // administrative operations behind `zapgate keys`.

@@ -63,7 +63,9 @@ type LookupError struct {
 	Reason Reason
 	// Key is the key that was looked up.
 	Key PublicKey
-	// Principal is the principal the key was bound to, for ReasonExpired.
+	// Principal is the principal the key was bound to, for ReasonExpired
+	// and for ReasonRevoked (as the file in revoked/ names it), so the
+	// refusal's audit record can name it.
 	Principal string
 	// Expires is when the binding expired, for ReasonExpired.
 	Expires time.Time
@@ -86,7 +88,7 @@ func (e *LookupError) Error() string {
 		return fmt.Sprintf("certs: key %s is revoked (%s)", fp, strings.Join(e.Files, ", "))
 	}
 	if len(e.Files) > 0 {
-		return fmt.Sprintf("certs: key %s is not registered (file %s was removed)", fp, strings.Join(e.Files, ", "))
+		return fmt.Sprintf("certs: key %s is not registered (file %s was removed or is no longer trusted)", fp, strings.Join(e.Files, ", "))
 	}
 	return fmt.Sprintf("certs: key %s is not registered", fp)
 }

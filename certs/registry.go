@@ -2,10 +2,14 @@ package certs
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -22,6 +26,10 @@ type Options struct {
 	// from lost events or a directory that was replaced; 0 means one
 	// minute, a negative value disables it.
 	Resync time.Duration
+	// OnLoad, if not nil, is called with a Snapshot after every load that
+	// swapped in a new state (the one in Open included), one call at a
+	// time and in order; the broker audits registry changes from it.
+	OnLoad func(Snapshot)
 }
 
 // Registry maps public keys to principals, read from a directory of public
@@ -32,6 +40,7 @@ type Registry struct {
 	now      func() time.Time
 	debounce time.Duration
 	resync   time.Duration
+	onLoad   func(Snapshot)
 
 	state    atomic.Pointer[state]
 	reloadMu sync.Mutex    // serializes reloads
@@ -62,6 +71,15 @@ type Stats struct {
 	Conflicts int
 	// Revoked is the number of keys in revoked/.
 	Revoked int
+	// Refused is the number of skipped files refused because another
+	// user may change them (see ErrUntrusted); they count in Skipped too.
+	Refused int
+	// DirError is why the registry directory itself is refused (then
+	// Bindings is 0), or "" when it is trusted.
+	DirError string
+	// Missing is true while the registry directory is gone (then Bindings
+	// is 0).
+	Missing bool
 	// LastLoad is when the current state was read.
 	LastLoad time.Time
 }
@@ -71,9 +89,10 @@ type Stats struct {
 // "source", "note" and "expires" optional, see ParseExpires). Secret files,
 // dotfiles, editor backups and subdirectories are ignored; keys in the
 // revoked/ subdirectory are refused. A malformed file is skipped, logged and
-// counted; a key bound by two files is trusted by neither. Open fails only
-// when dir cannot be read. Call Watch, or Start and Close, to follow
-// changes.
+// counted; a key bound by two files is trusted by neither. A file, or the
+// directory, that another user may change is refused (ErrUntrusted; see
+// docs/security.md). Open fails only when dir cannot be read. Call Watch,
+// or Start and Close, to follow changes.
 func Open(dir string, opts Options) (*Registry, error) {
 	r := &Registry{
 		dir:      dir,
@@ -81,6 +100,7 @@ func Open(dir string, opts Options) (*Registry, error) {
 		now:      opts.Now,
 		debounce: opts.Debounce,
 		resync:   opts.Resync,
+		onLoad:   opts.OnLoad,
 		kick:     make(chan struct{}, 1),
 	}
 	if r.log == nil {
@@ -96,6 +116,9 @@ func Open(dir string, opts Options) (*Registry, error) {
 	if r.resync == 0 {
 		r.resync = time.Minute
 	}
+	if _, err := os.ReadDir(dir); err != nil {
+		return nil, fmt.Errorf("certs: read registry %q: %w", dir, err)
+	}
 	if err := r.Reload(); err != nil {
 		return nil, err
 	}
@@ -105,26 +128,37 @@ func Open(dir string, opts Options) (*Registry, error) {
 // Dir returns the registry directory.
 func (r *Registry) Dir() string { return r.dir }
 
-// Reload reads the directory now and swaps in the new state. When a
-// directory cannot be read, it keeps the last good state, counts the error
-// and returns it.
+// Reload reads the directory now and swaps in the new state. When the
+// directory is gone (moved away or deleted), it swaps in an empty state —
+// no key is bound until the directory is back — and returns the error.
+// When a directory cannot be read for another reason, it keeps the last
+// good state, counts the error and returns it.
 func (r *Registry) Reload() error {
 	r.reloadMu.Lock()
 	defer r.reloadMu.Unlock()
 	res, err := scanDir(r.dir)
-	if err != nil {
+	var next *state
+	switch {
+	case err != nil && dirGone(r.dir):
+		r.reloadErrors.Add(1)
+		next = missingState(r.dir, err)
+	case err != nil:
 		r.reloadErrors.Add(1)
 		r.log.Error("key registry reload failed; keeping the last good state", "err", err)
 		return err
+	default:
+		next = buildState(res)
 	}
-	next := buildState(res)
 	prev := r.state.Swap(next)
 	r.loads.Add(1)
 	r.lastLoad.Store(time.Now().UnixNano())
 	r.logProblems(prev, next)
 	r.log.Info("key registry loaded", "bindings", len(next.byKey), "skipped", next.skipped,
-		"conflicts", len(next.conflicts), "revoked", len(next.revoked))
-	return nil
+		"refused", next.refused, "conflicts", len(next.conflicts), "revoked", len(next.revoked))
+	if r.onLoad != nil {
+		r.onLoad(next.snapshot(r.dir))
+	}
+	return err
 }
 
 // logProblems logs the problems of next that prev did not have, so a file
@@ -151,12 +185,13 @@ func (r *Registry) logProblems(prev, next *state) {
 // file is still there and unchanged, so removing or moving a file (as
 // Revoke does) takes effect for the next handshake: a vanished file makes
 // the key unknown, a changed file is read again, and either asks Watch for
-// a reload. When the whole directory cannot be read, the last good state is
-// used, as for a failed reload.
+// a reload. A file whose mode or owner changed is read again too, so one
+// made writable by others is refused at once (ErrUntrusted). A vanished
+// directory (moved away) makes every key unknown: fail closed.
 func (r *Registry) Lookup(key PublicKey) (Binding, error) {
 	s := r.state.Load()
-	if f, ok := s.revoked[key]; ok {
-		return Binding{}, &LookupError{Reason: ReasonRevoked, Key: key, Files: []string{f}}
+	if rb, ok := s.revoked[key]; ok {
+		return Binding{}, &LookupError{Reason: ReasonRevoked, Key: key, Principal: rb.Principal, Files: []string{rb.File}}
 	}
 	if files, ok := s.conflicts[key]; ok {
 		return Binding{}, &LookupError{Reason: ReasonConflict, Key: key, Files: files}
@@ -176,18 +211,18 @@ func (r *Registry) Lookup(key PublicKey) (Binding, error) {
 }
 
 // confirm checks that lb's file still holds lb, re-reading it if it
-// changed since it was loaded.
+// changed since it was loaded (its content, mode or owner). A file that
+// cannot be found — removed, or the whole directory moved away — is not
+// this key's binding any more: fail closed.
 func (r *Registry) confirm(lb loadedBinding) (Binding, error) {
 	fi, err := os.Stat(lb.File)
-	if err == nil && os.SameFile(fi, lb.info) && fi.Size() == lb.info.Size() && fi.ModTime().Equal(lb.info.ModTime()) {
+	if err == nil && os.SameFile(fi, lb.info) && fi.Size() == lb.info.Size() &&
+		fi.ModTime().Equal(lb.info.ModTime()) && fi.Mode() == lb.info.Mode() && sameOwner(fi, lb.info) {
 		return lb.Binding, nil
 	}
 	r.requestReload()
 	gone := &LookupError{Reason: ReasonUnknown, Key: lb.Key, Files: []string{lb.File}}
 	if err != nil {
-		if _, dirErr := os.Stat(r.dir); dirErr != nil {
-			return lb.Binding, nil // directory unreadable: last good state
-		}
 		return Binding{}, gone
 	}
 	fresh, err := loadBinding(lb.File)
@@ -205,10 +240,30 @@ func (r *Registry) requestReload() {
 	}
 }
 
+// dirGone reports whether dir no longer exists as a directory.
+func dirGone(dir string) bool {
+	fi, err := os.Stat(dir)
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || err == nil && !fi.IsDir()
+}
+
+// sameOwner reports whether a and b have the same owner and group.
+func sameOwner(a, b fs.FileInfo) bool {
+	sa, okA := a.Sys().(*syscall.Stat_t)
+	sb, okB := b.Sys().(*syscall.Stat_t)
+	return okA == okB && (!okA || sa.Uid == sb.Uid && sa.Gid == sb.Gid)
+}
+
 // Stats returns the registry's counters.
 func (r *Registry) Stats() Stats {
 	s := r.state.Load()
+	dirErr := ""
+	if s.dirErr != nil {
+		dirErr = s.dirErr.Error()
+	}
 	return Stats{
+		Refused:      s.refused,
+		DirError:     dirErr,
+		Missing:      s.missing,
 		Loads:        r.loads.Load(),
 		ReloadErrors: r.reloadErrors.Load(),
 		Skipped:      s.skipped,

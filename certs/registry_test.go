@@ -238,25 +238,45 @@ func TestRevokedWinsOverBinding(t *testing.T) {
 	}
 }
 
-func TestReloadKeepsLastGoodState(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "keys")
+// Issue 11 item 5: moving the registry away used to keep every key valid.
+func TestRegistryGoneFailsClosed(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "keys")
 	os.Mkdir(dir, 0o755)
 	a := writeKeyFile(t, dir, "a.key", "principal", "A")
 	r, err := Open(dir, Options{Logger: quietLog})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.RemoveAll(dir); err != nil {
+	moved := filepath.Join(parent, "keys.moved")
+	if err := os.Rename(dir, moved); err != nil {
 		t.Fatal(err)
 	}
+	// At once, before any reload: the binding's file is gone.
+	if _, err := r.Lookup(a); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("Lookup with the directory moved away = %v; want ErrUnknownKey", err)
+	}
 	if err := r.Reload(); err == nil {
-		t.Fatal("Reload of a deleted directory succeeded")
+		t.Fatal("Reload of a moved directory succeeded")
 	}
-	if st := r.Stats(); st.ReloadErrors != 1 || st.Bindings != 1 || st.Loads != 1 {
-		t.Fatalf("Stats = %+v", st)
+	if st := r.Stats(); !st.Missing || st.Bindings != 0 || st.ReloadErrors != 1 {
+		t.Fatalf("Stats = %+v; want Missing and no bindings", st)
 	}
-	if b, err := r.Lookup(a); err != nil || b.Principal != "A" {
-		t.Fatalf("Lookup with the directory gone = %+v, %v; want the last good binding", b, err)
+	if p := r.Problems(); len(p) != 1 || !strings.Contains(p[0].Error(), "is gone; no key is bound") {
+		t.Fatalf("Problems = %v", p)
+	}
+	if _, err := r.Lookup(a); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("Lookup after the reload = %v; want ErrUnknownKey", err)
+	}
+	// It comes back: bound again.
+	if err := os.Rename(moved, dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := r.Lookup(a); err != nil || b.Principal != "A" || r.Stats().Missing {
+		t.Fatalf("Lookup with the directory back = %+v, %v", b, err)
 	}
 }
 

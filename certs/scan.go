@@ -4,10 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/zapgate/zapgate/internal/strictmode"
 )
 
 // RevokedDir is the subdirectory of a registry directory that holds revoked
@@ -20,13 +23,21 @@ type scanResult struct {
 	// bindings holds every valid binding, including keys bound twice and
 	// revoked keys; buildState decides what is trusted.
 	bindings []loadedBinding
-	// revoked maps a revoked key to its file under revoked/.
-	revoked map[PublicKey]string
+	// revoked maps a revoked key to what its file under revoked/ says
+	// (File, and Principal and RevokedBy when the file has them).
+	revoked map[PublicKey]Binding
 	// problems lists files that were skipped and why, plus secret files
 	// found in the directory.
 	problems []error
 	// skipped counts *.key files that were not loaded.
 	skipped int
+	// refused counts the skipped files refused as untrusted (ErrUntrusted).
+	refused int
+	// files maps each skipped file to why it was skipped.
+	files map[string]string
+	// dirErr is set when the registry directory or revoked/ is untrusted:
+	// then no key is bound at all.
+	dirErr error
 }
 
 // isCandidate classifies a directory entry name: load reports a file to
@@ -45,13 +56,22 @@ func isCandidate(name string) (load, secret bool) {
 
 // scanDir reads the registry directory dir and its revoked/ subdirectory.
 // It fails only when a directory cannot be read (a missing revoked/ is
-// fine); problems with single files are collected in the result.
+// fine; a missing dir fails with an error wrapping fs.ErrNotExist);
+// problems with single files are collected in the result. A registry
+// directory (or an ancestor, or revoked/) that another user may change is
+// not a failure but sets dirErr: nothing in it can be trusted.
 func scanDir(dir string) (*scanResult, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("certs: read registry %q: %w", dir, err)
 	}
-	res := &scanResult{revoked: map[PublicKey]string{}}
+	res := &scanResult{revoked: map[PublicKey]Binding{}, files: map[string]string{}}
+	if err := strictmode.TrustedDir(dir); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("certs: read registry %q: %w", dir, err)
+		}
+		res.dirErr = fmt.Errorf("certs: registry directory refused, no key is bound: %w", err)
+	}
 	for _, e := range entries {
 		if e.IsDir() {
 			continue // revoked/ is read below; other directories are ignored
@@ -72,6 +92,10 @@ func scanDir(dir string) (*scanResult, error) {
 			}
 			res.problems = append(res.problems, err)
 			res.skipped++
+			res.files[path] = err.Error()
+			if errors.Is(err, ErrUntrusted) {
+				res.refused++
+			}
 			continue
 		}
 		res.bindings = append(res.bindings, b)
@@ -83,7 +107,18 @@ func scanDir(dir string) (*scanResult, error) {
 }
 
 // scanRevoked reads the keys of the revoked/ directory into res.revoked.
+// A revoked/ that another user may change sets res.dirErr: revocations
+// that someone else may undo cannot be relied on, so nothing is bound.
 func scanRevoked(rdir string, res *scanResult) error {
+	if fi, err := os.Lstat(rdir); err == nil {
+		terr := strictmode.Trusted(rdir, fi)
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			terr = fmt.Errorf("%s: a symbolic link (%w)", rdir, ErrUntrusted)
+		}
+		if terr != nil && res.dirErr == nil {
+			res.dirErr = fmt.Errorf("certs: revoked keys directory refused, no key is bound: %w", terr)
+		}
+	}
 	entries, err := os.ReadDir(rdir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -104,8 +139,11 @@ func scanRevoked(rdir string, res *scanResult) error {
 			}
 			continue
 		}
-		if prev, ok := res.revoked[c.Public]; !ok || path < prev {
-			res.revoked[c.Public] = path
+		if prev, ok := res.revoked[c.Public]; !ok || path < prev.File {
+			b := Binding{Key: c.Public, File: path, Owner: -1}
+			b.Principal, _ = c.Metadata.Get(MetaPrincipal)
+			b.RevokedBy, _ = c.Metadata.Get(MetaRevokedBy)
+			res.revoked[c.Public] = b
 		}
 	}
 	return nil
@@ -115,9 +153,13 @@ func scanRevoked(rdir string, res *scanResult) error {
 type state struct {
 	byKey     map[PublicKey]loadedBinding
 	conflicts map[PublicKey][]string
-	revoked   map[PublicKey]string
+	revoked   map[PublicKey]Binding
 	problems  []error
 	skipped   int
+	refused   int
+	files     map[string]string // skipped or conflicting file → why
+	dirErr    error             // registry untrusted: byKey is empty
+	missing   bool              // registry directory gone: byKey is empty
 }
 
 // buildState decides what a scan trusts: a key bound by two or more files
@@ -129,6 +171,13 @@ func buildState(res *scanResult) *state {
 		revoked:   res.revoked,
 		problems:  slices.Clone(res.problems),
 		skipped:   res.skipped,
+		refused:   res.refused,
+		files:     maps.Clone(res.files),
+		dirErr:    res.dirErr,
+	}
+	if res.dirErr != nil {
+		s.problems = append([]error{res.dirErr}, s.problems...)
+		return s // nothing in an untrusted directory is bound
 	}
 	files := map[PublicKey][]string{}
 	for _, b := range res.bindings {
@@ -143,11 +192,25 @@ func buildState(res *scanResult) *state {
 				s.conflicts[b.Key] = paths
 				s.problems = append(s.problems, fmt.Errorf("certs: key %s is bound by more than one file (%s); none of them is trusted", b.Key.Fingerprint(), strings.Join(paths, ", ")))
 			}
-		case res.revoked[b.Key] != "":
-			s.problems = append(s.problems, fmt.Errorf("certs: %s: key %s is revoked (%s); not trusted", b.File, b.Key.Fingerprint(), res.revoked[b.Key]))
+			s.files[b.File] = "key " + b.Key.Fingerprint() + " is bound by more than one file"
+		case res.revoked[b.Key].File != "":
+			s.problems = append(s.problems, fmt.Errorf("certs: %s: key %s is revoked (%s); not trusted", b.File, b.Key.Fingerprint(), res.revoked[b.Key].File))
 		default:
 			s.byKey[b.Key] = b
 		}
 	}
 	return s
+}
+
+// missingState is the state of a registry whose directory is gone: nothing
+// is bound (fail closed) until it is back.
+func missingState(dir string, err error) *state {
+	return &state{
+		byKey:     map[PublicKey]loadedBinding{},
+		conflicts: map[PublicKey][]string{},
+		revoked:   map[PublicKey]Binding{},
+		files:     map[string]string{},
+		missing:   true,
+		problems:  []error{fmt.Errorf("certs: registry directory %s is gone; no key is bound until it is back: %w", dir, err)},
+	}
 }

@@ -15,8 +15,9 @@ import (
 // subdirectory with fsnotify, and reloads after each burst of changes (at
 // most Options.Debounce after the first event), every Options.Resync, and
 // when Lookup finds a file gone or changed. Each reload builds a fresh state
-// and swaps it in whole; a directory that cannot be read leaves the last
-// good state in place (see Reload). Watch blocks until ctx is done, then
+// and swaps it in whole; a directory that is gone binds nothing until it
+// is back, one that cannot be read leaves the last good state in place (see
+// Reload). Watch blocks until ctx is done, then
 // returns nil; it returns an error only if the watcher cannot be created or
 // stops unexpectedly. Run at most one Watch per Registry.
 func (r *Registry) Watch(ctx context.Context) error {
@@ -107,15 +108,16 @@ func (r *Registry) Close() error {
 }
 
 // relevant reports whether an event may change the registry: one on a
-// watched directory itself or on a "*.key" file is; chmod events, temporary
-// files (dotfiles) and editor backups are not.
+// watched directory itself (moved away, replaced, its mode changed) or on
+// a "*.key" file is — a chmod too, as a file others may write is refused;
+// temporary files (dotfiles) and editor backups are not.
 func (r *Registry) relevant(ev fsnotify.Event) bool {
-	if ev.Op == fsnotify.Chmod {
-		return false
-	}
-	name := filepath.Clean(ev.Name)
-	if name == filepath.Clean(r.dir) {
+	name, dir := filepath.Clean(ev.Name), filepath.Clean(r.dir)
+	if name == dir {
 		return true
+	}
+	if filepath.Dir(name) == filepath.Dir(dir) {
+		return false // another entry of the parent directory
 	}
 	base := filepath.Base(name)
 	if base == RevokedDir {
@@ -125,11 +127,12 @@ func (r *Registry) relevant(ev fsnotify.Event) bool {
 	return load
 }
 
-// addWatches (re)watches the directory and revoked/, which may have been
-// created, removed or replaced since the last call. A directory that is
-// missing is not an error here; the reload reports it.
+// addWatches (re)watches the directory, its parent (to see the directory
+// moved away and back) and revoked/, which may have been created, removed
+// or replaced since the last call. A directory that is missing is not an
+// error here; the reload reports it.
 func (r *Registry) addWatches(w *fsnotify.Watcher) {
-	for _, d := range []string{r.dir, filepath.Join(r.dir, RevokedDir)} {
+	for _, d := range []string{filepath.Dir(filepath.Clean(r.dir)), r.dir, filepath.Join(r.dir, RevokedDir)} {
 		if err := w.Add(d); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			r.log.Warn("key registry: cannot watch directory", "dir", d, "err", err)
 		}

@@ -94,24 +94,27 @@ func TestWatchFollowsChanges(t *testing.T) {
 	eventually(t, "b is revoked", func() bool { return errors.Is(lookupErr(r, b), ErrRevoked) })
 }
 
-func TestWatchDirectoryDeletedKeepsLastGoodState(t *testing.T) {
+func TestWatchDirectoryDeletedFailsClosed(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "keys")
 	os.Mkdir(dir, 0o755)
 	a := writeKeyFile(t, dir, "a.key", "principal", "A")
-	r := watch(t, dir, Options{Resync: 50 * time.Millisecond})
+	r := watch(t, dir, Options{Resync: -1})
 
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the failed reload is counted", func() bool { return r.Stats().ReloadErrors > 0 })
-	if b, err := r.Lookup(a); err != nil || b.Principal != "A" {
-		t.Fatalf("Lookup = %+v, %v; want the last good binding", b, err)
+	eventually(t, "the registry is reported missing", func() bool { return r.Stats().Missing })
+	if st := r.Stats(); st.Bindings != 0 {
+		t.Fatalf("Stats = %+v; want no binding", st)
+	}
+	if err := lookupErr(r, a); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("Lookup = %v; want ErrUnknownKey", err)
 	}
 
 	// The directory comes back with other content: it is followed again.
 	os.Mkdir(dir, 0o755)
 	c := writeKeyFile(t, dir, "c.key", "principal", "C")
-	eventually(t, "the recreated directory is read", func() bool { return lookupErr(r, c) == nil })
+	eventually(t, "the recreated directory is read", func() bool { return lookupErr(r, c) == nil && !r.Stats().Missing })
 	if err := lookupErr(r, a); !errors.Is(err, ErrUnknownKey) {
 		t.Fatalf("Lookup(a) = %v; want ErrUnknownKey", err)
 	}

@@ -81,7 +81,17 @@ func (s *Service) writeBinding(key certs.PublicKey, principal string, approvers 
 	}
 	sum := sha256.Sum256(key[:])
 	name := certs.SafeName(principal, key) + "-" + hex.EncodeToString(sum[:4])
-	_, err = certs.AddCert(s.opts.Registry, path, principal, certs.AddOptions{Source: "enroll", Note: note(approvers), Name: name})
+	by := make([]string, len(approvers))
+	for i, a := range approvers {
+		by[i] = a.Name
+	}
+	_, err = certs.AddCert(s.opts.Registry, path, principal, certs.AddOptions{Source: "enroll", Note: note(approvers), Name: name,
+		By: strings.Map(func(r rune) rune {
+			if r == '"' || isControl(r) {
+				return '\''
+			}
+			return r
+		}, "enroll: "+strings.Join(by, ", "))})
 	return err
 }
 

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/zapgate/zapgate/certs"
 	"github.com/zapgate/zapgate/enrollclient"
@@ -413,11 +414,22 @@ func TestEnrollSecondApproval(t *testing.T) {
 
 	// The pending request granted nothing yet: outcome unknown.
 	var got []string
-	for _, r := range enrollAudit(t, e.dir, "keys.*") {
+	for _, r := range enrollAudit(t, e.dir, "keys.enroll,keys.approve") {
 		got = append(got, r.outcome+" "+r.code)
 	}
 	want = "unknown pending, failure same-approver, failure forbidden, success bound, failure not-pending"
 	if strings.Join(got, ", ") != want {
 		t.Errorf("audit records (outcome, code):\n got %s\nwant %s", strings.Join(got, ", "), want)
 	}
+	// The broker's registry watcher audits the new binding too, naming the
+	// approvers who made it.
+	waitUntil(t, 5*time.Second, "the keys.add record of the enrolled key", func() bool {
+		for _, r := range enrollAudit(t, e.dir, "keys.add") {
+			if r.code == "added" && strings.Contains(r.reason, `principal="REPO01$"`) &&
+				strings.Contains(r.reason, "by=enroll: alice@example.com, bob@example.com") {
+				return true
+			}
+		}
+		return false
+	})
 }

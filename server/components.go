@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 
 	"github.com/zapgate/zapgate/broker/audit"
 	"github.com/zapgate/zapgate/certs"
+	"github.com/zapgate/zapgate/certs/keyaudit"
 	"github.com/zapgate/zapgate/config"
 	"github.com/zapgate/zapgate/idp"
 	"github.com/zapgate/zapgate/idp/static"
@@ -56,9 +58,15 @@ func openAudit(cfg *config.Config, log *slog.Logger) (*audit.Log, error) {
 	return audit.Open(opts)
 }
 
-// openRegistry opens the key registry and starts following changes.
-func openRegistry(cfg *config.Config, log *slog.Logger) (*certs.Registry, error) {
-	r, err := certs.Open(cfg.Keys.Registry, certs.Options{Logger: log})
+// openRegistry opens the key registry and starts following changes; every
+// change it sees is audited (keyaudit), those made while the broker was
+// down at this first load.
+func openRegistry(cfg *config.Config, log *slog.Logger, rec *audit.Log) (*certs.Registry, error) {
+	ka, err := keyaudit.New(keyaudit.Options{Audit: rec, StateFile: filepath.Join(cfg.Audit.Dir, keyaudit.StateFileName), Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	r, err := certs.Open(cfg.Keys.Registry, certs.Options{Logger: log, OnLoad: ka.Observe})
 	if err != nil {
 		return nil, err
 	}

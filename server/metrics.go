@@ -1,6 +1,9 @@
 package server
 
 import (
+	"errors"
+	"fmt"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/zapgate/zapgate/broker/audit"
@@ -44,6 +47,11 @@ func newRegistry(z *zap.Server, keys *certs.Registry, pol *policy.Store, log *au
 			{"keys_skipped_files", "Registry files skipped as malformed or invalid.", false, func() float64 { return float64(keys.Stats().Skipped) }},
 			{"keys_conflicts", "Keys bound by more than one file (none trusted).", false, func() float64 { return float64(keys.Stats().Conflicts) }},
 			{"keys_reload_errors_total", "Registry reloads that failed.", true, func() float64 { return float64(keys.Stats().ReloadErrors) }},
+			{"keys_refused_files", "Registry files refused because another user may change them (strict modes).", false, func() float64 { return float64(keys.Stats().Refused) }},
+			{"keys_registry_trusted", "1 while the registry directory exists and only its owner or root may change it; 0 means nothing is bound.", false, func() float64 {
+				st := keys.Stats()
+				return b2f(!st.Missing && st.DirError == "")
+			}},
 		})
 	}
 	register(reg, []metric{
@@ -95,4 +103,20 @@ func b2f(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// keysCheck is the /readyz check "keys": it fails while the registry
+// directory is gone or refused (nothing is bound) and while any file is
+// skipped (refused by strict modes or malformed) or binds a key another
+// file binds too.
+func keysCheck(st certs.Stats) error {
+	switch {
+	case st.Missing:
+		return errors.New("registry directory is gone: no key is bound")
+	case st.DirError != "":
+		return errors.New(st.DirError)
+	case st.Skipped > 0 || st.Conflicts > 0:
+		return fmt.Errorf("%d registry files skipped (%d refused by strict modes), %d conflicting keys", st.Skipped, st.Refused, st.Conflicts)
+	}
+	return nil
 }

@@ -60,7 +60,7 @@ func Start(cfg *config.Config, log *slog.Logger) (s *Server, err error) {
 		s.syslog.start(log)
 	}
 	if cfg.Keys.Source != "directory" {
-		if s.keys, err = openRegistry(cfg, log); err != nil {
+		if s.keys, err = openRegistry(cfg, log, s.audit); err != nil {
 			return s, err
 		}
 	}
@@ -156,10 +156,7 @@ func (s *Server) startAdmin() error {
 		if s.keys == nil {
 			return nil // keys live in the directory
 		}
-		if st := s.keys.Stats(); st.Skipped > 0 || st.Conflicts > 0 {
-			return fmt.Errorf("%d registry files skipped, %d conflicting keys", st.Skipped, st.Conflicts)
-		}
-		return nil
+		return keysCheck(s.keys.Stats())
 	})
 	if err := s.adminTLSAndEnroll(); err != nil {
 		return err

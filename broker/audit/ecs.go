@@ -98,8 +98,14 @@ func ecsCategory(r *Record) (category, typ []string) {
 		return []string{"network"}, []string{allowed}
 	case r.Action == ActionPolicyReload:
 		return []string{"configuration"}, []string{"change"}
-	case r.Action == ActionKeysRevoke:
+	case r.Action == ActionKeysRevoke, r.Action == ActionKeysRemove:
 		return []string{"iam"}, []string{"deletion"}
+	case r.Action == ActionKeysAdd:
+		return []string{"iam"}, []string{"creation"}
+	case r.Action == ActionKeysChange:
+		return []string{"iam"}, []string{"change"}
+	case r.Action == ActionKeysError:
+		return []string{"configuration"}, []string{"error"}
 	}
 	return nil, nil
 }

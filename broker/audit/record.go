@@ -141,6 +141,17 @@ const (
 	ActionPolicyReload = "policy.reload"
 	// ActionKeysRevoke: a key binding was revoked.
 	ActionKeysRevoke = "keys.revoke"
+	// ActionKeysAdd: a key became bound in the key registry.
+	ActionKeysAdd = "keys.add"
+	// ActionKeysChange: a key binding changed (principal, expiry, file),
+	// or a revocation was undone.
+	ActionKeysChange = "keys.change"
+	// ActionKeysRemove: a key binding's file was removed without a
+	// revocation.
+	ActionKeysRemove = "keys.remove"
+	// ActionKeysError: a registry file or the registry directory was
+	// refused or went missing (failure), or that ended (success).
+	ActionKeysError = "keys.error"
 )
 
 // Event actions the log writes itself; Append refuses every "audit." action

@@ -240,3 +240,25 @@ func TestRevocationTakesEffectAtNextHandshake(t *testing.T) {
 		t.Fatalf("after revoke: %+v", res)
 	}
 }
+
+// Issue 11 item 6: the refusal of a revoked key carried no principal.
+func TestRevokedKeyRefusalNamesPrincipal(t *testing.T) {
+	e := newEnv(t, nil)
+	a := New(e.chain)
+	req := curveReq(e.keys["PROXY01$"], "127.0.0.1")
+	if _, _, err := certs.Revoke(e.reg.Dir(), "PROXY01$"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.reg.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	res, _ := a.Authenticate(context.Background(), req)
+	if res.Status != zap.StatusDenied || res.StatusText != ReasonRevoked || res.UserID != "" {
+		t.Fatalf("after revoke: %+v", res)
+	}
+	recs := e.records(t)
+	last := recs[len(recs)-1]
+	if last.Action != audit.ActionConnect || last.Reason != ReasonRevoked || last.User != "PROXY01$" {
+		t.Fatalf("refusal record %+v; want key-revoked with user.name PROXY01$", last)
+	}
+}

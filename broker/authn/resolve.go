@@ -63,6 +63,11 @@ func (c *Chain) resolve(ctx context.Context, key certs.PublicKey, want string) v
 	b, err := c.Keys.Lookup(key)
 	if err != nil {
 		v := verdict{status: zap.StatusDenied, cause: err}
+		// An expired or revoked binding still names its principal: the
+		// refusal's record says whose key it was (never sent to the peer).
+		if le := (*certs.LookupError)(nil); errors.As(err, &le) {
+			v.principal = le.Principal
+		}
 		switch {
 		case errors.Is(err, certs.ErrExpired):
 			v.reason = ReasonExpired

@@ -28,7 +28,8 @@ func newDoctorCmd(g *globals) *cobra.Command {
 		Use:   "doctor",
 		Short: "Check the configuration, key material and ZAP server before going live",
 		Long: `doctor loads the configuration strictly, reads the key registry (reporting
-every file it cannot load), loads the broker's secret certificate (refusing
+every file it cannot load, and every file or directory refused because another
+user may change it: run doctor as the broker's user or root), loads the broker's secret certificate (refusing
 group/other permissions), and starts a ZAP server in a scratch context to
 prove it answers; it loads the directory and the policy (with its signature
 when required, and its embedded tests) and checks that the audit directory
@@ -60,12 +61,8 @@ long the lookup took, cold and again on a warm connection.`,
 			if cfg.Keys.Source == "directory" {
 				report("keys: in the directory (keys.source directory)", nil)
 			} else {
-				bindings, errs := certs.List(cfg.Keys.Registry)
-				for _, e := range errs {
-					report("key registry "+cfg.Keys.Registry, e)
-				}
-				if len(errs) == 0 {
-					report(fmt.Sprintf("key registry %s (%d bindings)", cfg.Keys.Registry, len(bindings)), nil)
+				for _, c := range checkRegistry(cfg.Keys.Registry) {
+					report(c.name, c.err)
 				}
 			}
 			_, err = certs.LoadSecret(cfg.Keys.ServerSecret)
@@ -138,6 +135,22 @@ func checkDirectory(cfg *config.Config) error {
 type namedCheck struct {
 	name string
 	err  error
+}
+
+// checkRegistry reads the key registry in dir as the broker would: one
+// failed check per problem (a malformed file, a file or directory refused
+// by the strict modes, a missing directory), else one passed check with the
+// number of bindings.
+func checkRegistry(dir string) []namedCheck {
+	bindings, errs := certs.List(dir)
+	if len(errs) == 0 {
+		return []namedCheck{{name: fmt.Sprintf("key registry %s (%d bindings)", dir, len(bindings))}}
+	}
+	out := make([]namedCheck, len(errs))
+	for i, e := range errs {
+		out[i] = namedCheck{name: "key registry " + dir, err: e}
+	}
+	return out
 }
 
 // checkLDAP reads the bind password and connects and binds to every URL.

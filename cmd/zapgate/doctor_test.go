@@ -43,3 +43,26 @@ func TestDoctorPrincipalCheck(t *testing.T) {
 		t.Errorf("unknown directory type: %+v", c)
 	}
 }
+
+// Issue 11 item 5: doctor fails on registry files and directories others
+// may change, and on a missing registry.
+func TestDoctorRegistryStrictModes(t *testing.T) {
+	dir := t.TempDir()
+	reg := filepath.Join(dir, "keys")
+	runCLI(t, "keygen", "node", "--dir", dir)
+	if out, err := runCLI(t, "keys", "add", filepath.Join(dir, "node.key"), "--principal", "PROXY01$", "--registry", reg); err != nil {
+		t.Fatalf("keys add: %v\n%s", err, out)
+	}
+	if c := checkRegistry(reg); len(c) != 1 || c[0].err != nil || !strings.Contains(c[0].name, "(1 bindings)") {
+		t.Fatalf("checks %+v", c)
+	}
+	os.Chmod(reg, 0o777)
+	if c := checkRegistry(reg); len(c) == 0 || c[0].err == nil || !strings.Contains(c[0].err.Error(), "mode 0777 is writable by group or others") {
+		t.Fatalf("0777 registry: checks %+v", c)
+	}
+	os.Chmod(reg, 0o755)
+	os.Rename(reg, reg+".moved")
+	if c := checkRegistry(reg); len(c) != 1 || c[0].err == nil {
+		t.Fatalf("missing registry: checks %+v", c)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/zapgate/zapgate/certs"
+	"github.com/zapgate/zapgate/internal/actor"
 )
 
 func newKeygenCmd(_ *globals) *cobra.Command {
@@ -88,7 +90,9 @@ func newKeysAddCmd(g *globals, f *keysFlags) *cobra.Command {
 		Short: "Bind the public key in CERT to a principal",
 		Long: `add reads the public key from CERT (a public or secret zcert file; the secret
 is never copied) and writes a public-only file into the registry that binds it
-to --principal. A key that is already bound is refused.`,
+to --principal. A key that is already bound is refused, and so is an --expires
+that is not in the future. The file records who ran the command (added-by);
+a running broker audits the new binding as keys.add with that name.`,
 		Example: `  zapgate keys add proxy01.key --principal 'PROXY01$' --expires 2027-06-30`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -96,7 +100,7 @@ to --principal. A key that is already bound is refused.`,
 			if err != nil {
 				return err
 			}
-			opts := certs.AddOptions{Source: source, Note: note, Name: name}
+			opts := certs.AddOptions{Source: source, Note: note, Name: name, By: actor.Current()}
 			if expires != "" {
 				t, err := certs.ParseExpires(expires)
 				if err != nil {
@@ -141,6 +145,7 @@ func newKeysListCmd(g *globals, f *keysFlags) *cobra.Command {
 				}
 			} else {
 				printBindings(cmd.OutOrStdout(), bindings)
+				printRefused(cmd.OutOrStdout(), errs)
 			}
 			for _, e := range errs {
 				fmt.Fprintln(cmd.ErrOrStderr(), "warning:", e)
@@ -189,19 +194,39 @@ func newKeysRevokeCmd(g *globals, f *keysFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "revoke SELECTOR",
 		Short: "Revoke a binding: move its file into revoked/ (effective for new handshakes at once)",
-		Args:  cobra.ExactArgs(1),
+		Long: `revoke moves the binding's file into revoked/, stamped with the time and who
+ran the command (revoked-by). The next handshake with the key is refused; the
+broker audits the revocation as keys.revoke, naming that user and the binding
+as it was (at its next start if it is not running).`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir, err := f.dir(g)
 			if err != nil {
 				return err
 			}
-			b, moved, err := certs.Revoke(dir, args[0])
+			b, moved, err := certs.RevokeWith(dir, args[0], certs.RevokeOptions{By: actor.Current()})
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "revoked %s (%s); moved to %s\n", b.Principal, b.Key.Fingerprint(), moved)
 			return nil
 		},
+	}
+}
+
+// printRefused lists, after the table, the files and directories the
+// broker refuses because another user may change them.
+func printRefused(w io.Writer, errs []error) {
+	first := true
+	for _, e := range errs {
+		if !errors.Is(e, certs.ErrUntrusted) {
+			continue
+		}
+		if first {
+			fmt.Fprintln(w, "\nREFUSED (not trusted: another user may change them; nothing they bind is accepted)")
+			first = false
+		}
+		fmt.Fprintln(w, "  "+e.Error())
 	}
 }
 

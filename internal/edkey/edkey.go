@@ -10,18 +10,20 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/zapgate/zapgate/internal/strictmode"
 )
 
 // MaxFile bounds a key file's size.
 const MaxFile = 64 << 10
 
 // ErrInsecureMode means a secret key file may be read or written by group
-// or others.
-var ErrInsecureMode = errors.New("secret key file is accessible by group or others")
+// or others. It is strictmode.ErrAccessible: every secret file goes
+// through that one check.
+var ErrInsecureMode = strictmode.ErrAccessible
 
 // KeyID is a short identifier of a public key: "SHA256:" and the first 16
 // characters of the unpadded standard base64 SHA-256 of its 32 bytes.
@@ -47,8 +49,8 @@ func LoadSecret(path string) (ed25519.PrivateKey, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s: not a regular file", path)
 	}
-	if m := fi.Mode().Perm(); m&0o077 != 0 {
-		return nil, fmt.Errorf("%s: mode %04o: %w; run: chmod 600 %s", path, m, ErrInsecureMode, path)
+	if err := strictmode.Secret(path, fi); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxFile))
 	if err != nil {
