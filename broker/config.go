@@ -75,6 +75,12 @@ type Config struct {
 	ServerSecret certs.SecretKey
 	// ZAPDomain is the socket's ZAP domain; "" means "zapgate".
 	ZAPDomain string
+	// RoutingIDs verifies the routing id of every message: the ZAP
+	// handler mints one per connection (zap.Result.RoutingID) and the
+	// broker drops, and audits, a message whose routing id was not minted
+	// for its connection's key and User-Id (see docs/security.md, "Routing
+	// ids"). Required; *routingid.Minter implements it.
+	RoutingIDs RoutingIDs
 	// ZAPDone, if not nil, is closed when the ZAP server stops (pass
 	// zap.Server.Done()); Run then closes the socket at once and returns
 	// an error, because libzmq accepts every CURVE client when no ZAP
@@ -136,6 +142,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if out.ServerSecret.IsZero() {
 		return out, errors.New("broker: config: no server secret key")
+	}
+	if out.RoutingIDs == nil {
+		return out, errors.New("broker: config: no routing id verifier")
 	}
 	if out.ZAPDomain == "" {
 		out.ZAPDomain = "zapgate"

@@ -82,6 +82,9 @@ func (b *Broker) handle(rid string, frames [][]byte, who Peer, now time.Time) {
 		b.dropUnauthenticated(rid, who)
 		return
 	}
+	if !b.minted(rid, who) {
+		return
+	}
 	p := b.peerFor(rid, who)
 	if w := p.worker; w != nil {
 		w.lastSeen = now

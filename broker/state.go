@@ -53,6 +53,7 @@ type workerState uint8
 const (
 	registering workerState = iota // READY being authorized
 	idle                           // waiting for a request
+	dispatching                    // given a request, being authorized before it is sent
 	busy                           // holding a request
 	replying                       // its REPLY being authorized
 )
@@ -66,7 +67,7 @@ type worker struct {
 	lastSeen time.Time
 	authAt   time.Time // last successful authorization
 	checking bool      // a re-check is in flight
-	req      *request  // busy or replying
+	req      *request  // dispatching, busy or replying
 	removed  bool
 }
 

@@ -46,6 +46,12 @@ type Stats struct {
 	// AuditSkipped counts drop events only logged because of the audit
 	// backlog limit.
 	AuditSkipped uint64
+	// ForeignRoutingIDs counts messages dropped because their routing id
+	// was not minted for their connection.
+	ForeignRoutingIDs uint64
+	// DispatchRefused counts requests taken back from a worker whose
+	// authorization failed at dispatch, before their content was sent.
+	DispatchRefused uint64
 }
 
 type counters struct {
@@ -53,6 +59,7 @@ type counters struct {
 	slowSubscribers, workersRefused, workersRevoked, workersExpired  atomic.Uint64
 	spoofedReplies, unauthenticated, malformed, overloaded           atomic.Uint64
 	undeliverable, auditSkipped                                      atomic.Uint64
+	foreignRoutingIDs, dispatchRefused                               atomic.Uint64
 	r400, r403, r404, r500, r502, r503                               atomic.Uint64
 }
 
@@ -88,5 +95,6 @@ func (b *Broker) Stats() Stats {
 		SpoofedReplies: c.spoofedReplies.Load(), Unauthenticated: c.unauthenticated.Load(),
 		Malformed: c.malformed.Load(), Overloaded: c.overloaded.Load(),
 		Undeliverable: c.undeliverable.Load(), AuditSkipped: c.auditSkipped.Load(),
+		ForeignRoutingIDs: c.foreignRoutingIDs.Load(), DispatchRefused: c.dispatchRefused.Load(),
 	}
 }

@@ -13,8 +13,20 @@ import (
 type job struct {
 	seq      uint64
 	req      *Request
+	received time.Time
 	deadline time.Time
 }
+
+// RoutingIDHold is the least time between libzmq's ZAP request and a 200
+// reply that sets a routing id (Result.RoutingID). libzmq 4.3.4 tries to
+// read the reply right after sending the request, before it parses the
+// client's own metadata: a reply read there would have its Identity
+// overwritten by the one the client asked for. Holding the reply makes
+// that read find nothing, so the reply is applied after the client's
+// metadata. It narrows the race, it cannot close it (the I/O thread may be
+// descheduled for longer); the broker therefore still verifies every
+// routing id.
+const RoutingIDHold = 2 * time.Millisecond
 
 // worker calls the Authenticator for each job until the loop closes the
 // queue, and sends each decision to the loop over its own DEALER. The
@@ -76,6 +88,9 @@ func (s *Server) decide(j job) Reply {
 	}
 	if s.log.Enabled(context.Background(), slog.LevelDebug) {
 		log().Debug("zap decision", slog.Int("status", int(reply.Status)), slog.String("user_id", reply.UserID))
+	}
+	if res.RoutingID != "" {
+		time.Sleep(time.Until(j.received.Add(RoutingIDHold)))
 	}
 	return reply
 }
