@@ -208,6 +208,12 @@ func (k *keyTable) secret(pub certs.PublicKey) certs.SecretKey {
 
 func (e *env) dialKey(principal string, pub certs.PublicKey, sec certs.SecretKey, opts ...func(*zmq.Socket)) *node {
 	e.t.Helper()
+	return e.dialTo(e.broker.Endpoint(), principal, pub, sec, opts...)
+}
+
+// dialTo connects a DEALER with the given key to endpoint.
+func (e *env) dialTo(endpoint, principal string, pub certs.PublicKey, sec certs.SecretKey, opts ...func(*zmq.Socket)) *node {
+	e.t.Helper()
 	s, err := e.zctx.NewSocket(zmq.DEALER)
 	if err != nil {
 		e.t.Fatal(err)
@@ -220,7 +226,7 @@ func (e *env) dialKey(principal string, pub certs.PublicKey, sec certs.SecretKey
 	for _, o := range opts {
 		o(s)
 	}
-	must(e.t, s.Connect(e.broker.Endpoint()))
+	must(e.t, s.Connect(endpoint))
 	return &node{t: e.t, name: principal, key: pub, sock: s}
 }
 

@@ -103,21 +103,13 @@ func (p *linkProxy) cut() {
 	p.conns = nil
 }
 
-// viaProxy connects a node through p instead of directly, reconnecting
+// dialVia is dial for a node that connects through p, reconnecting
 // slowly after a cut so a squatter can come first.
-func viaProxy(p *linkProxy) func(*zmq.Socket) {
-	return func(s *zmq.Socket) {
-		must(p.t, s.SetReconnectIvl(500*time.Millisecond))
-		must(p.t, s.Connect(p.endpoint()))
-	}
-}
-
-// dialVia is dial for a node that connects through p only.
 func (e *env) dialVia(p *linkProxy, principal string, opts ...func(*zmq.Socket)) *node {
 	e.t.Helper()
-	n := e.dial(principal, append(opts, viaProxy(p))...)
-	must(e.t, n.sock.Disconnect(e.broker.Endpoint()))
-	return n
+	pub, sec := e.nodes.enroll(principal)
+	slow := func(s *zmq.Socket) { must(e.t, s.SetReconnectIvl(500*time.Millisecond)) }
+	return e.dialTo(p.endpoint(), principal, pub, sec, append(opts, slow)...)
 }
 
 // victimLoss is how the victim of a takeover goes away.
@@ -182,16 +174,17 @@ func TestRoutingIDTakeoverWorker(t *testing.T) {
 				if got := client.reply("proxy"); len(got) != 1 || got[0] != "started" {
 					t.Fatalf("client got %q", got)
 				}
-			} else {
-				// The task is not delivered to anyone: the worker's
+			}
+			for _, s := range squatters {
+				s.expectNothing(300*time.Millisecond, "a task meant for the worker")
+			}
+			if tc.loss != victimConnected {
+				// The task is delivered to no one: the worker's
 				// connection is gone, and so is its registration.
 				r := client.refusal("proxy")
 				if r.Code != mdp.CodeNoWorker && r.Code != mdp.CodeUnavailable {
 					t.Fatalf("client got %+v", r)
 				}
-			}
-			for _, s := range squatters {
-				s.expectNothing(300*time.Millisecond, "a task meant for the worker")
 			}
 		})
 	}
