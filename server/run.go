@@ -15,6 +15,7 @@ import (
 	"github.com/zapgate/zapgate/certs"
 	"github.com/zapgate/zapgate/config"
 	"github.com/zapgate/zapgate/idp"
+	"github.com/zapgate/zapgate/internal/routingid"
 	"github.com/zapgate/zapgate/policy"
 	"github.com/zapgate/zapgate/zap"
 )
@@ -99,8 +100,16 @@ func (s *Server) startZMQ() error {
 	if s.zctx, err = zmq.NewContext(); err != nil {
 		return fmt.Errorf("server: zmq context: %w", err)
 	}
+	// One per-process Minter: the ZAP server mints each connection's
+	// routing id, the broker accepts no other (docs/security.md).
+	rids, err := routingid.New()
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	chain := s.chain()
+	chain.RoutingIDs = rids
 	z := s.cfg.ZAP
-	s.zap, err = zap.NewServer(s.zctx, authn.New(s.chain()), zap.Config{
+	s.zap, err = zap.NewServer(s.zctx, authn.New(chain), zap.Config{
 		Workers: z.Workers, QueueSize: z.Queue, Timeout: z.Timeout, Properties: authn.Properties(), Logger: s.log,
 	})
 	if err != nil {
@@ -111,7 +120,7 @@ func (s *Server) startZMQ() error {
 	}
 	b := s.cfg.Broker
 	s.broker, err = broker.New(s.zctx, broker.Config{
-		Endpoint: b.Listen, ServerSecret: *secret.Secret, ZAPDone: s.zap.Done(),
+		Endpoint: b.Listen, ServerSecret: *secret.Secret, ZAPDone: s.zap.Done(), RoutingIDs: rids,
 		Heartbeat: b.Heartbeat, Liveness: b.Liveness, NoWorkerWait: b.NoWorkerWait, MaxQueue: b.MaxQueue,
 	}, authn.NewAuthorizer(s.chain()), authn.AuditRecorder{Log: s.audit}, s.log)
 	return err
