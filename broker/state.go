@@ -31,11 +31,13 @@ func (st *state) newID() uint64 {
 	return st.nextID
 }
 
-// peerState is what the loop knows of one routing id: the identity of the
-// connection that last used it, and what that connection holds. A routing
-// id is never an identity: when a message arrives on a known routing id
-// with another User-Id or key, the old state is retired (its worker
-// removed, its subscriptions dropped, replies for it discarded).
+// peerState is what the loop knows of one connection, by its routing id:
+// its identity and what it holds. Routing ids are minted by the ZAP
+// handler for one connection's key and User-Id and verified on every
+// message (Broker.minted), so a later connection never finds this state.
+// As a second line, a message on a known routing id with another User-Id
+// or key retires the old state (its worker removed, its subscriptions
+// dropped, replies for it discarded).
 type peerState struct {
 	rid     string
 	who     Peer
