@@ -16,8 +16,10 @@ const (
 	// DefaultLiveness is how many heartbeat intervals a worker may stay
 	// silent before it expires.
 	DefaultLiveness = 3
-	// DefaultRecheck bounds how long a registered worker or a cached
-	// delivery decision is trusted without asking the Authorizer again.
+	// DefaultRecheck is how often registered workers are re-checked in
+	// the background, and how long a cached delivery decision is trusted
+	// without asking the Authorizer again. (A worker is also authorized
+	// at each dispatch, whatever its last re-check.)
 	DefaultRecheck = 500 * time.Millisecond
 	// DefaultNoWorkerWait bounds how long a request waits for a worker;
 	// it is below the 2.5 s timeout of zguide's Majordomo clients so they
@@ -91,9 +93,10 @@ type Config struct {
 	// Liveness is the number of silent heartbeat intervals after which an
 	// idle worker expires.
 	Liveness int
-	// Recheck is how long a worker's authorization, and a subscriber's
-	// permission for a topic, is trusted before the Authorizer is asked
-	// again. Workers are re-checked in the background at this interval.
+	// Recheck is how often registered workers are re-checked in the
+	// background, and how long a subscriber's permission for a topic is
+	// trusted before the Authorizer is asked again. A worker is also
+	// authorized each time a request is dispatched to it.
 	Recheck time.Duration
 	// NoWorkerWait bounds how long a request waits for a worker before
 	// it is refused (404 no-worker or 503 busy).
