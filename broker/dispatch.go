@@ -67,9 +67,6 @@ func (b *Broker) dispatchChecked(j *job, w *worker, r *request) {
 	w.req, r.worker = nil, nil
 	now := time.Now()
 	switch {
-	case r.answered || r.client.retired:
-		b.finish(r)
-		b.backToIdle(w, now, j.allowed())
 	case j.authErr != nil:
 		// Not trusted until a re-check passes; it gets no new requests.
 		b.stats.dispatchRefused.Add(1)
@@ -84,6 +81,9 @@ func (b *Broker) dispatchChecked(j *job, w *worker, r *request) {
 		b.requeue(r)
 		b.removeWorker(w, true, "authorization withdrawn at dispatch")
 		b.dispatch(b.service(r.service), now)
+	case r.answered || r.client.retired:
+		b.finish(r)
+		b.backToIdle(w, now, true)
 	default:
 		b.sendRequest(w, r, now)
 	}
