@@ -19,14 +19,27 @@ type RoutingIDs interface {
 // asked for), or the ZAP handler does not mint ids.
 const ReasonForeignRoutingID = "foreign-routing-id"
 
+// maxForeign bounds the routing ids remembered as already audited.
+const maxForeign = 4096
+
 // minted reports whether a message's routing id was minted for who; a
 // message on any other routing id is dropped unanswered (answering would
-// address whoever chose the id) and audited as a warning.
+// address whoever chose the id). The first such message of a routing id
+// is audited as a warning, later ones are only counted, so a connection
+// cannot spend the audit log's disk by repeating itself.
 func (b *Broker) minted(rid string, who Peer) bool {
 	if b.cfg.RoutingIDs.Verify(rid, who.Key, who.UserID) {
 		return true
 	}
 	b.stats.foreignRoutingIDs.Add(1)
+	key := who.Key + "\x00" + rid
+	if _, seen := b.st.foreign[key]; seen {
+		return false
+	}
+	if len(b.st.foreign) >= maxForeign {
+		clear(b.st.foreign)
+	}
+	b.st.foreign[key] = struct{}{}
 	b.log.Warn("message on a routing id not minted for its connection dropped",
 		"user.name", who.UserID, "source.ip", who.Address)
 	p := &peerState{rid: rid, who: who, shard: b.pool.shardOf(rid)}

@@ -264,11 +264,19 @@ func TestForeignRoutingIDDropped(t *testing.T) {
 	e.nodes.unminted[pub] = true
 	e.nodes.mu.Unlock()
 	n := e.dialKey("PROXY01$", pub, sec, withID("chosen-1"))
-	n.ready("proxy")
+	for range 3 {
+		n.ready("proxy")
+	}
 	ev := e.rec.wait(t, "drop audited", func(ev Event) bool { return ev.Action == ActionDrop })
 	if ev.Reason != ReasonForeignRoutingID || ev.Severity != SeverityWarning || ev.Principal != "PROXY01$" || ev.Outcome != OutcomeFailure {
 		t.Fatalf("event %+v", ev)
 	}
+	// Repeats are counted, not audited again.
+	eventually(t, 3*time.Second, "three drops counted", func() bool { return e.broker.Stats().ForeignRoutingIDs == 3 })
+	if got := e.rec.find(func(ev Event) bool { return ev.Action == ActionDrop }); len(got) != 1 {
+		t.Fatalf("%d drop events, want 1", len(got))
+	}
+	n.expectNothing(100*time.Millisecond, "an answer on a routing id it chose")
 	client := e.dial("BACKUP01$")
 	client.request("proxy", "task.start")
 	if r := client.refusal("proxy"); r.Code != mdp.CodeNoWorker {

@@ -12,6 +12,7 @@ type state struct {
 	services map[string]*service
 	workers  map[*worker]struct{}
 	subs     map[*peerState]struct{} // peers with subscriptions
+	foreign  map[string]struct{}     // routing ids already audited as not minted
 	jobs     int                     // jobs in flight, broker-wide
 	nextID   uint64
 	beatAt   time.Time // next heartbeat to workers
@@ -24,6 +25,7 @@ func (st *state) init() {
 	st.services = map[string]*service{}
 	st.workers = map[*worker]struct{}{}
 	st.subs = map[*peerState]struct{}{}
+	st.foreign = map[string]struct{}{}
 }
 
 func (st *state) newID() uint64 {
