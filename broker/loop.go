@@ -82,7 +82,7 @@ func (b *Broker) handle(rid string, frames [][]byte, who Peer, now time.Time) {
 		b.dropUnauthenticated(rid, who)
 		return
 	}
-	if !b.minted(rid, who) {
+	if !b.minted(rid, frames, who) {
 		return
 	}
 	p := b.peerFor(rid, who)

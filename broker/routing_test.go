@@ -254,7 +254,8 @@ func TestRoutingIDSquatterDoesNotBlockWorker(t *testing.T) {
 
 // A connection whose routing id the ZAP handler did not mint (here: the
 // handler set none, so libzmq kept the one the node asked for) is never
-// served: its messages are dropped and audited.
+// served: its messages are dropped and audited, and it is told to
+// reconnect.
 func TestForeignRoutingIDDropped(t *testing.T) {
 	e := newEnv(t, testConfig())
 	e.authz.grant("PROXY01$", "serve proxy")
@@ -276,7 +277,18 @@ func TestForeignRoutingIDDropped(t *testing.T) {
 	if got := e.rec.find(func(ev Event) bool { return ev.Action == ActionDrop }); len(got) != 1 {
 		t.Fatalf("%d drop events, want 1", len(got))
 	}
-	n.expectNothing(100*time.Millisecond, "an answer on a routing id it chose")
+	// It is only told to reconnect: a worker with DISCONNECT, a client
+	// with a 503 reconnect refusal.
+	n.command(mdp.Disconnect, time.Second)
+	cpub, csec := e.nodes.enroll("BACKUP01$")
+	e.nodes.mu.Lock()
+	e.nodes.unminted[cpub] = true
+	e.nodes.mu.Unlock()
+	c := e.dialKey("BACKUP01$", cpub, csec)
+	c.request("proxy", "task.start")
+	if r := c.refusal("proxy"); r.Code != mdp.CodeUnavailable || r.Reason != mdp.ReasonReconnect {
+		t.Fatalf("unminted client got %+v", r)
+	}
 	client := e.dial("BACKUP01$")
 	client.request("proxy", "task.start")
 	if r := client.refusal("proxy"); r.Code != mdp.CodeNoWorker {

@@ -78,6 +78,7 @@ const (
 	ReasonShuttingDown     = "shutting-down"     // 503
 	ReasonSlowSubscriber   = "slow-subscriber"   // 503: dropped from fan-out
 	ReasonLimit            = "limit"             // 503: too many subscriptions
+	ReasonReconnect        = "reconnect"         // 503: the connection has no broker-minted routing id; open a new one
 )
 
 // Refusal is a broker-generated refusal, sent as the body
