@@ -89,7 +89,7 @@ func (s *Server) decide(j job) Reply {
 	if s.log.Enabled(context.Background(), slog.LevelDebug) {
 		log().Debug("zap decision", slog.Int("status", int(reply.Status)), slog.String("user_id", reply.UserID))
 	}
-	if res.RoutingID != "" {
+	if reply.Status == StatusOK && res.RoutingID != "" {
 		time.Sleep(time.Until(j.received.Add(RoutingIDHold)))
 	}
 	return reply
