@@ -219,6 +219,34 @@ func TestRoutingIDTakeoverClient(t *testing.T) {
 	}
 }
 
+func TestRoutingIDTakeoverSubscriber(t *testing.T) {
+	for _, tc := range victimCases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, routingConfig())
+			e.authz.grant("PROXY01$", "publish job.status.*")
+			e.authz.grant("BACKUP01$", "subscribe job.**")
+			p := newLinkProxy(t, e.broker.Endpoint())
+			victim := e.dialVia(p, "BACKUP01$", withID("sub-1"))
+			victim.request(mdp.ServiceSubscribe, "job.**")
+			victim.reply(mdp.ServiceSubscribe)
+			e.lose(victim, p, tc.loss)
+			squatters := e.squat(victim, "sub-1")
+
+			pub := e.dial("PROXY01$")
+			pub.request(mdp.ServicePublish, "job.status.p1", "secret progress")
+			pub.reply(mdp.ServicePublish)
+			if tc.loss == victimConnected {
+				if got := victim.reply(mdp.ServiceEvent); len(got) < 3 || got[2] != "secret progress" {
+					t.Fatalf("victim got %q", got)
+				}
+			}
+			for _, s := range squatters {
+				s.expectNothing(300*time.Millisecond, "an event for the subscriber")
+			}
+		})
+	}
+}
+
 // The real worker reconnects (same key, same requested routing id) while
 // a squatter holds the id it used before: it registers.
 func TestRoutingIDSquatterDoesNotBlockWorker(t *testing.T) {
