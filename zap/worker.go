@@ -25,8 +25,8 @@ type job struct {
 // that read find nothing, so the reply is applied after the client's
 // metadata. It narrows the race, it cannot close it (the I/O thread may be
 // descheduled for longer); the broker therefore still verifies every
-// routing id.
-const RoutingIDHold = 2 * time.Millisecond
+// routing id. A held reply waits on a timer, not in a worker.
+const RoutingIDHold = 5 * time.Millisecond
 
 // worker calls the Authenticator for each job until the loop closes the
 // queue, and sends each decision to the loop over its own DEALER. The
@@ -34,7 +34,6 @@ const RoutingIDHold = 2 * time.Millisecond
 // that ignores its context blocks neither Close nor context termination.
 func (s *Server) worker(out *lockedSocket) {
 	defer s.workers.Done()
-	seq := make([]byte, 8)
 	for j := range s.jobs {
 		reply := s.decide(j)
 		frames, err := reply.Frames()
@@ -42,13 +41,32 @@ func (s *Server) worker(out *lockedSocket) {
 			s.log.Error("zap internal: decision not encoded", slog.Any("error", err))
 			continue
 		}
-		binary.BigEndian.PutUint64(seq, j.seq)
-		if err := out.send(s.token, seq, frames); err != nil {
-			select {
-			case <-s.loopDone: // shutting down: the loop answered already
-			default:
-				s.log.Warn("zap internal: decision not sent", slog.Any("error", err))
-			}
+		seq := binary.BigEndian.AppendUint64(make([]byte, 0, 8), j.seq)
+		if hold := time.Until(j.received.Add(RoutingIDHold)); hold > 0 && setsRoutingID(reply) {
+			// Held without holding the worker: the next request goes on.
+			time.AfterFunc(hold, func() { s.sendDecision(out, seq, frames) })
+			continue
+		}
+		s.sendDecision(out, seq, frames)
+	}
+}
+
+// setsRoutingID reports whether a reply accepts and sets a routing id.
+func setsRoutingID(r Reply) bool {
+	if r.Status != StatusOK {
+		return false
+	}
+	_, ok := r.Metadata.Get(PropertyIdentity)
+	return ok
+}
+
+// sendDecision hands a decision to the loop.
+func (s *Server) sendDecision(out *lockedSocket, seq []byte, frames [][]byte) {
+	if err := out.send(s.token, seq, frames); err != nil {
+		select {
+		case <-s.loopDone: // shutting down: the loop answered already
+		default:
+			s.log.Warn("zap internal: decision not sent", slog.Any("error", err))
 		}
 	}
 }
@@ -88,9 +106,6 @@ func (s *Server) decide(j job) Reply {
 	}
 	if s.log.Enabled(context.Background(), slog.LevelDebug) {
 		log().Debug("zap decision", slog.Int("status", int(reply.Status)), slog.String("user_id", reply.UserID))
-	}
-	if reply.Status == StatusOK && res.RoutingID != "" {
-		time.Sleep(time.Until(j.received.Add(RoutingIDHold)))
 	}
 	return reply
 }
