@@ -81,7 +81,7 @@ func benchRelayRatio(b *testing.B, clients, workers int) {
 	must(b, err)
 	must(b, zs.Start())
 	spub, ssec, _ := certs.GenerateKeypair()
-	cfg := Config{Endpoint: "tcp://127.0.0.1:*", ServerSecret: ssec}
+	cfg := Config{Endpoint: "tcp://127.0.0.1:*", ServerSecret: ssec, RoutingIDs: keys.minter}
 	grants := map[policy.Kind]bool{policy.Request: true, policy.Serve: true}
 	authz := memAuthz{grants: map[string]map[policy.Kind]bool{"BENCH$": grants}}
 	rec := &ringRecorder{}

@@ -21,6 +21,7 @@ func TestNewRefusesWithoutZAPHandler(t *testing.T) {
 	_, sec, _ := certs.GenerateKeypair()
 	cfg := testConfig()
 	cfg.ServerSecret = sec
+	cfg.RoutingIDs = newKeyTable().minter
 	_, err = New(zctx, cfg, newTableAuthz(), &memRecorder{}, nil)
 	if err == nil || !strings.Contains(err.Error(), "no ZAP handler") {
 		t.Fatalf("New without a ZAP handler: %v", err)
@@ -35,12 +36,16 @@ func TestConfigValidation(t *testing.T) {
 		"negative liveness": {Endpoint: "tcp://127.0.0.1:*", ServerSecret: sec, Liveness: -1},
 		"negative wait":     {Endpoint: "tcp://127.0.0.1:*", ServerSecret: sec, NoWorkerWait: -time.Second},
 		"negative size":     {Endpoint: "tcp://127.0.0.1:*", ServerSecret: sec, MaxMessageSize: -1},
+		"no routing ids":    {Endpoint: "tcp://127.0.0.1:*", ServerSecret: sec},
 	} {
+		if c.RoutingIDs == nil && name != "no routing ids" {
+			c.RoutingIDs = newKeyTable().minter
+		}
 		if _, err := c.withDefaults(); err == nil || !strings.HasPrefix(err.Error(), "broker: config: ") {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	c := Config{Endpoint: "tcp://127.0.0.1:*", ServerSecret: sec}
+	c := Config{Endpoint: "tcp://127.0.0.1:*", ServerSecret: sec, RoutingIDs: newKeyTable().minter}
 	d, err := c.withDefaults()
 	if err != nil || d.Heartbeat != DefaultHeartbeat || d.Liveness != 3 || c.Heartbeat != 0 {
 		t.Fatalf("defaults: %+v %v (caller's config must not change)", d, err)

@@ -17,8 +17,10 @@ const (
 	// DefaultLiveness is how many heartbeat intervals a worker may stay
 	// silent before it expires.
 	DefaultLiveness = 3
-	// DefaultRecheck bounds how long a registered worker or a cached
-	// delivery decision is trusted without asking the Authorizer again.
+	// DefaultRecheck is how often registered workers are re-checked in
+	// the background, and how long a cached delivery decision is trusted
+	// without asking the Authorizer again. (A worker is also authorized
+	// at each dispatch, whatever its last re-check.)
 	DefaultRecheck = 500 * time.Millisecond
 	// DefaultNoWorkerWait bounds how long a request waits for a worker;
 	// it is below the 2.5 s timeout of zguide's Majordomo clients so they
@@ -92,6 +94,12 @@ type Config struct {
 	ServerSecret certs.SecretKey
 	// ZAPDomain is the socket's ZAP domain; "" means "zapgate".
 	ZAPDomain string
+	// RoutingIDs verifies the routing id of every message: the ZAP
+	// handler mints one per connection (zap.Result.RoutingID) and the
+	// broker drops, and audits, a message whose routing id was not minted
+	// for its connection's key and User-Id (see docs/security.md, "Routing
+	// ids"). Required; *routingid.Minter implements it.
+	RoutingIDs RoutingIDs
 	// ZAPDone, if not nil, is closed when the ZAP server stops (pass
 	// zap.Server.Done()); Run then closes the socket at once and returns
 	// an error, because libzmq accepts every CURVE client when no ZAP
@@ -102,9 +110,10 @@ type Config struct {
 	// Liveness is the number of silent heartbeat intervals after which an
 	// idle worker expires.
 	Liveness int
-	// Recheck is how long a worker's authorization, and a subscriber's
-	// permission for a topic, is trusted before the Authorizer is asked
-	// again. Workers are re-checked in the background at this interval.
+	// Recheck is how often registered workers are re-checked in the
+	// background, and how long a subscriber's permission for a topic is
+	// trusted before the Authorizer is asked again. A worker is also
+	// authorized each time a request is dispatched to it.
 	Recheck time.Duration
 	// NoWorkerWait bounds how long a request waits for a worker before
 	// it is refused (404 no-worker or 503 busy).
@@ -178,6 +187,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if out.ServerSecret.IsZero() {
 		return out, errors.New("broker: config: no server secret key")
+	}
+	if out.RoutingIDs == nil {
+		return out, errors.New("broker: config: no routing id verifier")
 	}
 	if out.ZAPDomain == "" {
 		out.ZAPDomain = "zapgate"

@@ -10,6 +10,12 @@
 // peer could set) and a Recorder to write each decision durably, and
 // refuses when either fails. broker/authn adapts the real chain to both.
 //
+// The broker addresses each connection only by the routing id the ZAP
+// handler minted for it (Config.RoutingIDs verifies it on every message),
+// so a peer never chooses it and a later connection never inherits what
+// an earlier one held. A worker is authorized again each time a request
+// is dispatched to it, before the request's content is sent.
+//
 // Start order (security invariant 1): create the zmq context, start the
 // zap.Server, then New (which checks a ZAP handler is bound), then Run.
 // Stop in reverse: Close (or cancel Run's context), the zap.Server, then

@@ -20,6 +20,9 @@ type tableAuthz struct {
 	grants  map[string][]string // principal → "kind service command" / "kind topic"
 	revoked map[string]bool     // Z85 key
 	err     error
+	failing map[string]error         // principal → technical failure
+	gates   map[string]chan struct{} // principal → decisions wait until closed
+	entered chan string              // principals whose decision waits at a gate
 	delay   time.Duration
 }
 
@@ -45,14 +48,53 @@ func (a *tableAuthz) fail(err error) {
 	a.err = err
 }
 
+// failFor makes every decision about principal a technical failure (nil
+// err: decide again).
+func (a *tableAuthz) failFor(principal string, err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.failing == nil {
+		a.failing = map[string]error{}
+	}
+	a.failing[principal] = err
+}
+
+// gate makes decisions about principal wait until the returned function
+// is called; each waiting decision is announced on a.entered.
+func (a *tableAuthz) gate(principal string) (open func()) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.gates == nil {
+		a.gates = map[string]chan struct{}{}
+		a.entered = make(chan string, 16)
+	}
+	ch := make(chan struct{})
+	a.gates[principal] = ch
+	return func() {
+		a.mu.Lock()
+		delete(a.gates, principal)
+		a.mu.Unlock()
+		close(ch)
+	}
+}
+
 func (a *tableAuthz) Authorize(_ context.Context, peer Peer, act policy.Action) (policy.Decision, error) {
 	a.mu.Lock()
+	if ch := a.gates[peer.UserID]; ch != nil {
+		a.mu.Unlock()
+		a.entered <- peer.UserID
+		<-ch
+		a.mu.Lock()
+	}
 	defer a.mu.Unlock()
 	if a.delay > 0 {
 		time.Sleep(a.delay)
 	}
 	if a.err != nil {
 		return policy.Decision{}, a.err
+	}
+	if err := a.failing[peer.UserID]; err != nil {
+		return policy.Decision{}, err
 	}
 	if a.revoked[peer.Key] {
 		return policy.Decision{Rule: policy.Rule{ID: "key-revoked"}, Revision: "test"}, nil

@@ -12,6 +12,7 @@ import (
 	zmq "github.com/pebbe/zmq4"
 	"github.com/zapgate/zapgate/broker/mdp"
 	"github.com/zapgate/zapgate/certs"
+	"github.com/zapgate/zapgate/internal/routingid"
 	"github.com/zapgate/zapgate/zap"
 )
 
@@ -68,6 +69,7 @@ func newEnv(t testing.TB, cfg Config) *env {
 	e.server = pub
 	cfg.ServerSecret = sec
 	cfg.ZAPDone = e.zap.Done()
+	cfg.RoutingIDs = e.nodes.minter
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if e.broker, err = New(e.zctx, cfg, e.authz, e.rec, log); err != nil {
 		t.Fatal(err)
@@ -106,14 +108,27 @@ func (e *env) close() {
 }
 
 // keyTable is the in-test authenticator: CURVE key → principal, with the
-// properties authn sets.
+// properties authn sets and a routing id minted per connection, as authn
+// does. Keys in unminted get no routing id (the ZAP reply leaves the
+// peer's own), to test that the broker drops their messages.
 type keyTable struct {
-	mu    sync.Mutex
-	keys  map[[32]byte]string
-	socks []*zmq.Socket
+	mu       sync.Mutex
+	keys     map[[32]byte]string
+	unminted map[[32]byte]bool
+	minted   map[[32]byte][]string // routing ids minted per key, oldest first
+	secrets  map[[32]byte]certs.SecretKey
+	minter   *routingid.Minter
+	socks    []*zmq.Socket
 }
 
-func newKeyTable() *keyTable { return &keyTable{keys: map[[32]byte]string{}} }
+func newKeyTable() *keyTable {
+	m, err := routingid.New()
+	if err != nil {
+		panic(err)
+	}
+	return &keyTable{keys: map[[32]byte]string{}, unminted: map[[32]byte]bool{}, minted: map[[32]byte][]string{},
+		secrets: map[[32]byte]certs.SecretKey{}, minter: m}
+}
 
 func (k *keyTable) authenticate(_ context.Context, req *zap.Request) (zap.Result, error) {
 	raw, ok := req.CurveKey()
@@ -121,13 +136,30 @@ func (k *keyTable) authenticate(_ context.Context, req *zap.Request) (zap.Result
 		return zap.Result{Status: zap.StatusDenied, StatusText: "mechanism-not-allowed"}, nil
 	}
 	k.mu.Lock()
+	defer k.mu.Unlock()
 	principal, ok := k.keys[raw]
-	k.mu.Unlock()
 	if !ok {
 		return zap.Result{Status: zap.StatusDenied, StatusText: "unknown-key"}, nil
 	}
-	return zap.Result{Status: zap.StatusOK, UserID: principal,
-		Properties: map[string]string{propKey: certs.PublicKey(raw).String(), "X-Zapgate-Roles": ""}}, nil
+	key := certs.PublicKey(raw).String()
+	res := zap.Result{Status: zap.StatusOK, UserID: principal,
+		Properties: map[string]string{propKey: key, "X-Zapgate-Roles": ""}}
+	if !k.unminted[raw] {
+		rid, err := k.minter.Mint(key, principal)
+		if err != nil {
+			return zap.Result{}, err
+		}
+		res.RoutingID = rid
+		k.minted[raw] = append(k.minted[raw], rid)
+	}
+	return res, nil
+}
+
+// routingIDs returns the routing ids minted for key so far.
+func (k *keyTable) routingIDs(key certs.PublicKey) []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return append([]string(nil), k.minted[key]...)
 }
 
 func (k *keyTable) closeAll() {
@@ -150,17 +182,37 @@ type node struct {
 // dial enrolls a new key for principal and connects a DEALER with it.
 func (e *env) dial(principal string, opts ...func(*zmq.Socket)) *node {
 	e.t.Helper()
-	pub, sec, err := certs.GenerateKeypair()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.nodes.mu.Lock()
-	e.nodes.keys[pub] = principal
-	e.nodes.mu.Unlock()
+	pub, sec := e.nodes.enroll(principal)
 	return e.dialKey(principal, pub, sec, opts...)
 }
 
+// enroll binds a new keypair to principal.
+func (k *keyTable) enroll(principal string) (certs.PublicKey, certs.SecretKey) {
+	pub, sec, err := certs.GenerateKeypair()
+	if err != nil {
+		panic(err)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.keys[pub] = principal
+	k.secrets[pub] = sec
+	return pub, sec
+}
+
+// secret returns the secret key of an enrolled public key.
+func (k *keyTable) secret(pub certs.PublicKey) certs.SecretKey {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.secrets[pub]
+}
+
 func (e *env) dialKey(principal string, pub certs.PublicKey, sec certs.SecretKey, opts ...func(*zmq.Socket)) *node {
+	e.t.Helper()
+	return e.dialTo(e.broker.Endpoint(), principal, pub, sec, opts...)
+}
+
+// dialTo connects a DEALER with the given key to endpoint.
+func (e *env) dialTo(endpoint, principal string, pub certs.PublicKey, sec certs.SecretKey, opts ...func(*zmq.Socket)) *node {
 	e.t.Helper()
 	s, err := e.zctx.NewSocket(zmq.DEALER)
 	if err != nil {
@@ -174,7 +226,7 @@ func (e *env) dialKey(principal string, pub certs.PublicKey, sec certs.SecretKey
 	for _, o := range opts {
 		o(s)
 	}
-	must(e.t, s.Connect(e.broker.Endpoint()))
+	must(e.t, s.Connect(endpoint))
 	return &node{t: e.t, name: principal, key: pub, sock: s}
 }
 

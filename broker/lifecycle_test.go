@@ -259,6 +259,7 @@ func TestEmptyUserIDDropped(t *testing.T) {
 	rec := &memRecorder{}
 	cfg := testConfig()
 	cfg.ServerSecret = sec
+	cfg.RoutingIDs = newKeyTable().minter
 	b, err := New(zctx, cfg, newTableAuthz(), rec, nil)
 	must(t, err)
 	go b.Run(context.Background())
@@ -316,13 +317,12 @@ func TestRoutingIDReuseIsNotIdentity(t *testing.T) {
 	e.rec.wait(t, "registered", func(ev Event) bool { return ev.Action == ActionServe })
 	a.sock.Close()
 	time.Sleep(100 * time.Millisecond)
-	// Another identity takes the routing id and pretends to be the worker.
+	// Another identity asks for the routing id and pretends to be the
+	// worker: the broker gave its connection a routing id of its own, so
+	// it is an unknown worker (MDP: DISCONNECT) and inherits nothing.
 	b := e.dial("PROXY02$", id)
 	b.send(mdp.WorkerCommand(mdp.Heartbeat)...)
 	b.command(mdp.Disconnect, 2*time.Second)
-	if !strings.Contains(e.logs.String(), "routing id reused by another identity") {
-		t.Fatal("reuse not detected")
-	}
 }
 
 // Garbage from an authenticated peer is refused or dropped; the broker
@@ -366,6 +366,7 @@ func TestCloseBeforeRun(t *testing.T) {
 	_, sec, _ := certs.GenerateKeypair()
 	cfg := testConfig()
 	cfg.ServerSecret = sec
+	cfg.RoutingIDs = newKeyTable().minter
 	b, err := New(zctx, cfg, newTableAuthz(), &memRecorder{}, nil)
 	must(t, err)
 	must(t, b.Close())

@@ -80,6 +80,9 @@ func (b *Broker) handle(rid string, in inbound, now time.Time) {
 		b.dropUnauthenticated(rid, who)
 		return
 	}
+	if !b.minted(rid, frames, who) {
+		return
+	}
 	if _, _, out := b.cfg.Offenders.ShutOut(who.Key); out {
 		b.refuseShutOut(b.peerFor(rid, who), frames)
 		return

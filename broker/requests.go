@@ -99,53 +99,6 @@ func (b *Broker) requestChecked(j *job, r *request) {
 	}
 }
 
-// dispatch gives waiting requests to idle workers whose authorization is
-// fresh, oldest request and longest-idle worker first.
-func (b *Broker) dispatch(s *service, now time.Time) {
-	for len(s.queue) > 0 {
-		r := s.queue[0]
-		if r.client.retired {
-			s.queue = s.queue[1:]
-			b.finish(r)
-			continue
-		}
-		w := b.takeIdle(s, now)
-		if w == nil {
-			break
-		}
-		s.queue[0] = nil
-		s.queue = s.queue[1:]
-		err := b.sendWorker(w.peer.rid, mdp.Request, append([][]byte{r.token(), frameEmpty}, r.body...)...)
-		if err != nil {
-			// The worker is gone or stuck: put the request back first.
-			s.queue = append([]*request{r}, s.queue...)
-			b.removeWorker(w, !isUnreachable(err), "request not deliverable")
-			continue
-		}
-		w.state, w.req, r.worker = busy, r, w
-		w.lastSeen = now
-		b.release(r) // libzmq holds the body now
-	}
-	if len(s.queue) == 0 {
-		s.queue = nil
-	}
-	b.maybeDropService(s)
-}
-
-// takeIdle removes and returns the first idle worker of s whose
-// authorization is fresh; stale ones are re-checked and stay idle.
-func (b *Broker) takeIdle(s *service, now time.Time) *worker {
-	for i, w := range s.idle {
-		if now.Sub(w.authAt) >= b.cfg.Recheck {
-			b.recheck(w)
-			continue
-		}
-		s.idle = append(s.idle[:i], s.idle[i+1:]...)
-		return w
-	}
-	return nil
-}
-
 // expireRequests refuses requests that waited NoWorkerWait: 404 when the
 // service has no worker, 503 busy when its workers are all taken.
 func (b *Broker) expireRequests(s *service, now time.Time) {

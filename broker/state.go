@@ -12,6 +12,7 @@ type state struct {
 	services map[string]*service
 	workers  map[*worker]struct{}
 	subs     map[*peerState]struct{} // peers with subscriptions
+	foreign  map[string]struct{}     // routing ids already audited as not minted
 	jobs     int                     // jobs in flight, broker-wide
 	held     int64                   // message bytes held, broker-wide (limits.go)
 	nextID   uint64
@@ -25,6 +26,7 @@ func (st *state) init() {
 	st.services = map[string]*service{}
 	st.workers = map[*worker]struct{}{}
 	st.subs = map[*peerState]struct{}{}
+	st.foreign = map[string]struct{}{}
 }
 
 func (st *state) newID() uint64 {
@@ -32,11 +34,13 @@ func (st *state) newID() uint64 {
 	return st.nextID
 }
 
-// peerState is what the loop knows of one routing id: the identity of the
-// connection that last used it, and what that connection holds. A routing
-// id is never an identity: when a message arrives on a known routing id
-// with another User-Id or key, the old state is retired (its worker
-// removed, its subscriptions dropped, replies for it discarded).
+// peerState is what the loop knows of one connection, by its routing id:
+// its identity and what it holds. Routing ids are minted by the ZAP
+// handler for one connection's key and User-Id and verified on every
+// message (Broker.minted), so a later connection never finds this state.
+// As a second line, a message on a known routing id with another User-Id
+// or key retires the old state (its worker removed, its subscriptions
+// dropped, replies for it discarded).
 type peerState struct {
 	rid     string
 	who     Peer
@@ -56,6 +60,7 @@ type workerState uint8
 const (
 	registering workerState = iota // READY being authorized
 	idle                           // waiting for a request
+	dispatching                    // given a request, being authorized before it is sent
 	busy                           // holding a request
 	replying                       // its REPLY being authorized
 )
@@ -69,7 +74,7 @@ type worker struct {
 	lastSeen time.Time
 	authAt   time.Time // last successful authorization
 	checking bool      // a re-check is in flight
-	req      *request  // busy or replying
+	req      *request  // dispatching, busy or replying
 	removed  bool
 }
 

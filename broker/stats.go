@@ -54,6 +54,12 @@ type Stats struct {
 	// ShutOutRefused counts messages refused because their key was shut
 	// out.
 	ShutOutRefused uint64
+	// ForeignRoutingIDs counts messages dropped because their routing id
+	// was not minted for their connection.
+	ForeignRoutingIDs uint64
+	// DispatchRefused counts requests taken back from a worker whose
+	// authorization failed at dispatch, before their content was sent.
+	DispatchRefused uint64
 }
 
 type counters struct {
@@ -62,6 +68,7 @@ type counters struct {
 	spoofedReplies, unauthenticated, malformed, overloaded           atomic.Uint64
 	undeliverable, auditSkipped                                      atomic.Uint64
 	tooLarge, shutOut, shutOutRefused                                atomic.Uint64
+	foreignRoutingIDs, dispatchRefused                               atomic.Uint64
 	r400, r403, r404, r500, r502, r503                               atomic.Uint64
 }
 
@@ -98,5 +105,6 @@ func (b *Broker) Stats() Stats {
 		Malformed: c.malformed.Load(), Overloaded: c.overloaded.Load(),
 		Undeliverable: c.undeliverable.Load(), AuditSkipped: c.auditSkipped.Load(),
 		TooLarge: c.tooLarge.Load(), ShutOut: c.shutOut.Load(), ShutOutRefused: c.shutOutRefused.Load(),
+		ForeignRoutingIDs: c.foreignRoutingIDs.Load(), DispatchRefused: c.dispatchRefused.Load(),
 	}
 }

@@ -107,6 +107,7 @@ func (b *Broker) rechecked(j *job, w *worker) {
 	case w.removed:
 	case j.authErr != nil:
 		// Not trusted until a check passes; it gets no new requests.
+		w.authAt = time.Time{}
 	case !j.decision.Allow:
 		b.stats.workersRevoked.Add(1)
 		b.log.Info("worker no longer authorized", "user.name", w.peer.who.UserID, "zapgate.service", w.service,
@@ -182,8 +183,11 @@ func (b *Broker) replyChecked(j *job, w *worker, r *request, body [][]byte) {
 	}
 	now := time.Now()
 	w.state = idle
-	if j.allowed() {
+	switch {
+	case j.allowed():
 		w.authAt = now
+	case j.authErr != nil:
+		w.authAt = time.Time{} // no new requests until a re-check passes
 	}
 	w.svc.idle = append(w.svc.idle, w)
 	b.dispatch(w.svc, now)
@@ -203,8 +207,13 @@ func (b *Broker) removeWorker(w *worker, tell bool, why string) {
 		s.idle = removeIdle(s.idle, w)
 		b.maybeDropService(s)
 	}
-	if w.state == busy && w.req != nil {
-		r := w.req
+	switch r := w.req; {
+	case r == nil:
+	case w.state == dispatching:
+		// Nothing was sent yet: another worker may take it.
+		w.req, r.worker = nil, nil
+		b.requeue(r)
+	case w.state == busy:
 		w.req, r.worker = nil, nil
 		b.answerRefusal(r, mdp.Refusal{Code: mdp.CodeUnavailable, Reason: mdp.ReasonWorkerLost, Detail: "the worker was lost; the outcome is unknown"})
 	}
@@ -231,7 +240,7 @@ func removeIdle(list []*worker, w *worker) []*worker {
 func (b *Broker) tickWorker(w *worker, now time.Time, beat bool) {
 	silent := now.Sub(w.lastSeen)
 	switch w.state {
-	case registering, idle:
+	case registering, idle, dispatching:
 		if silent > b.cfg.expiry() {
 			b.stats.workersExpired.Add(1)
 			b.removeWorker(w, true, "expired")

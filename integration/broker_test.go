@@ -20,6 +20,7 @@ import (
 	"github.com/zapgate/zapgate/broker/client"
 	"github.com/zapgate/zapgate/certs"
 	"github.com/zapgate/zapgate/idp/static"
+	"github.com/zapgate/zapgate/internal/routingid"
 	"github.com/zapgate/zapgate/policy"
 	"github.com/zapgate/zapgate/zap"
 )
@@ -52,6 +53,7 @@ var relayNodes = map[string][]string{
 	"BACKUP01$": {"nodes", "backup"},
 	"PROXY01$":  {"nodes", "proxies"},
 	"REPO01$":   {"nodes", "repos"},
+	"SQUAT01$":  {"nodes"}, // connect only
 }
 
 // relay is the broker wired to the real chain: key registry, static
@@ -73,7 +75,11 @@ func startRelay(t *testing.T, heartbeat time.Duration) *relay {
 	r.regDir, r.auditDir = filepath.Join(r.dir, "registry"), filepath.Join(r.dir, "audit")
 	chain, closeChain := r.chain(t)
 	quiet := slog.New(slog.DiscardHandler)
-	var err error
+	rids, err := routingid.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain.RoutingIDs = rids
 	if r.zctx, err = zmq.NewContext(); err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +90,7 @@ func startRelay(t *testing.T, heartbeat time.Duration) *relay {
 		t.Fatal(err)
 	}
 	cfg := zbroker.Config{Endpoint: "tcp://127.0.0.1:*", ServerSecret: *r.server.Secret, ZAPDone: r.zap.Done(),
-		Heartbeat: heartbeat, Recheck: 200 * time.Millisecond}
+		RoutingIDs: rids, Heartbeat: heartbeat, Recheck: 200 * time.Millisecond}
 	if r.b, err = zbroker.New(r.zctx, cfg, authn.NewAuthorizer(chain), authn.AuditRecorder{Log: chain.Audit}, quiet); err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/zapgate/zapgate/certs"
 	"github.com/zapgate/zapgate/config"
 	"github.com/zapgate/zapgate/idp"
+	"github.com/zapgate/zapgate/internal/routingid"
 	"github.com/zapgate/zapgate/internal/shutout"
 	"github.com/zapgate/zapgate/policy"
 	"github.com/zapgate/zapgate/zap"
@@ -103,8 +104,16 @@ func (s *Server) startZMQ() error {
 	}
 	b := s.cfg.Broker
 	s.shutOut = shutout.New(shutout.Config{Offences: b.Offences, Window: b.OffenceWindow, Duration: b.ShutOut})
+	// One per-process Minter: the ZAP server mints each connection's
+	// routing id, the broker accepts no other (docs/security.md).
+	rids, err := routingid.New()
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	chain := s.chain()
+	chain.RoutingIDs = rids
 	z := s.cfg.ZAP
-	s.zap, err = zap.NewServer(s.zctx, authn.New(s.chain()), zap.Config{
+	s.zap, err = zap.NewServer(s.zctx, authn.New(chain), zap.Config{
 		Workers: z.Workers, QueueSize: z.Queue, Timeout: z.Timeout, Properties: authn.Properties(), Logger: s.log,
 	})
 	if err != nil {
@@ -114,7 +123,7 @@ func (s *Server) startZMQ() error {
 		return err
 	}
 	s.broker, err = broker.New(s.zctx, broker.Config{
-		Endpoint: b.Listen, ServerSecret: *secret.Secret, ZAPDone: s.zap.Done(),
+		Endpoint: b.Listen, ServerSecret: *secret.Secret, ZAPDone: s.zap.Done(), RoutingIDs: rids,
 		Heartbeat: b.Heartbeat, Liveness: b.Liveness, NoWorkerWait: b.NoWorkerWait, MaxQueue: b.MaxQueue,
 		MaxMessageSize: b.MaxMessageSize, MaxFrames: b.MaxFrames, MaxMessageBytes: b.MaxMessageBytes,
 		MaxPeerBytes: b.MaxPeerBytes, MaxQueuedBytes: b.MaxQueuedBytes, ReceiveHWM: b.ReceiveHWM,

@@ -47,9 +47,25 @@ type Result struct {
 	// UserID is the authenticated principal (only for Status 200).
 	UserID string
 	// Properties are authorization metadata attached to the connection
-	// (only for Status 200). Names must be valid ZMTP property names.
+	// (only for Status 200). Names must be valid ZMTP property names; the
+	// reserved names (User-Id, Identity, Routing-Id, Socket-Type,
+	// Peer-Address) are refused.
 	Properties map[string]string
+	// RoutingID, when not empty (only for Status 200), is sent as the
+	// reply's "Identity" metadata. libzmq 4.3.4 then makes it the peer's
+	// routing id on a ROUTER socket, overriding the id the peer asked for
+	// in its own handshake, so the server, not the peer, chooses how it
+	// addresses the connection. 1 to MaxRoutingIDLen bytes, the first not
+	// zero (libzmq reserves those ids for its own).
+	RoutingID string
 }
+
+// MaxRoutingIDLen is the longest Result.RoutingID libzmq accepts.
+const MaxRoutingIDLen = 255
+
+// PropertyIdentity is the ZMTP metadata name that carries a routing id
+// (Result.RoutingID), spelled as libzmq compares it.
+const PropertyIdentity = "Identity"
 
 // Authenticator decides whether a handshake is accepted.
 //

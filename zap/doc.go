@@ -25,6 +25,10 @@
 //     is case-sensitive. Config.Properties makes every 200 reply set the
 //     authorization properties, so readers that use exactly those names see
 //     only ZAP values. User-Id always comes from the reply's user id frame.
+//   - The reply's "Identity" metadata (Result.RoutingID) becomes the peer's
+//     ROUTER routing id, overriding the one the peer asked for, unless
+//     libzmq read the reply before the client's INITIATE metadata (it
+//     tries right after sending the request); hence RoutingIDHold.
 //   - The request id is always "1" and each connection has its own pipe, so
 //     replies are correlated by routing id and may go out in any order.
 //   - 300 closes the connection silently (the client retries); 400 and 500

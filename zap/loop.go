@@ -220,7 +220,7 @@ func (l *loop) handleRequest(msg [][]byte) {
 	now := time.Now()
 	deadline := now.Add(s.cfg.Timeout)
 	select {
-	case s.jobs <- job{seq: l.seq, req: req, deadline: deadline}:
+	case s.jobs <- job{seq: l.seq, req: req, received: now, deadline: deadline}:
 		l.pending[l.seq] = &pending{rid: rid, requestID: req.RequestID, address: req.Address, deadline: deadline}
 		l.order = append(l.order, l.seq)
 		return

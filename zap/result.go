@@ -30,7 +30,8 @@ func refusal(req *Request, st Status, text string) Reply {
 
 // replyFor checks an Authenticator's Result and builds the reply. A 200
 // reply carries the user id, every configured property (empty when the
-// Result has none) and the Result's other properties, sorted by name. A
+// Result has none), the Result's other properties, sorted by name, and
+// last the routing id as "Identity" when the Result sets one. A
 // refusal carries only the status and a status text. Any invalid field
 // makes the whole Result invalid: the caller answers 500.
 func (s *Server) replyFor(req *Request, res Result) (Reply, error) {
@@ -53,6 +54,12 @@ func (s *Server) replyFor(req *Request, res Result) (Reply, error) {
 	meta, err := s.metadataFor(res.Properties)
 	if err != nil {
 		return Reply{}, err
+	}
+	if res.RoutingID != "" {
+		if len(res.RoutingID) > MaxRoutingIDLen || res.RoutingID[0] == 0 {
+			return Reply{}, fmt.Errorf("zap: result: routing id must be 1 to %d bytes, the first not zero", MaxRoutingIDLen)
+		}
+		meta = append(meta, Property{Name: PropertyIdentity, Value: []byte(res.RoutingID)})
 	}
 	text := res.StatusText
 	if checkText("reply", repText, "status text", []byte(text), MaxFieldLen) != nil {

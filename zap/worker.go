@@ -13,8 +13,20 @@ import (
 type job struct {
 	seq      uint64
 	req      *Request
+	received time.Time
 	deadline time.Time
 }
+
+// RoutingIDHold is the least time between libzmq's ZAP request and a 200
+// reply that sets a routing id (Result.RoutingID). libzmq 4.3.4 tries to
+// read the reply right after sending the request, before it parses the
+// client's own metadata: a reply read there would have its Identity
+// overwritten by the one the client asked for. Holding the reply makes
+// that read find nothing, so the reply is applied after the client's
+// metadata. It narrows the race, it cannot close it (the I/O thread may be
+// descheduled for longer); the broker therefore still verifies every
+// routing id. A held reply waits on a timer, not in a worker.
+const RoutingIDHold = 5 * time.Millisecond
 
 // worker calls the Authenticator for each job until the loop closes the
 // queue, and sends each decision to the loop over its own DEALER. The
@@ -22,7 +34,6 @@ type job struct {
 // that ignores its context blocks neither Close nor context termination.
 func (s *Server) worker(out *lockedSocket) {
 	defer s.workers.Done()
-	seq := make([]byte, 8)
 	for j := range s.jobs {
 		reply := s.decide(j)
 		frames, err := reply.Frames()
@@ -30,13 +41,32 @@ func (s *Server) worker(out *lockedSocket) {
 			s.log.Error("zap internal: decision not encoded", slog.Any("error", err))
 			continue
 		}
-		binary.BigEndian.PutUint64(seq, j.seq)
-		if err := out.send(s.token, seq, frames); err != nil {
-			select {
-			case <-s.loopDone: // shutting down: the loop answered already
-			default:
-				s.log.Warn("zap internal: decision not sent", slog.Any("error", err))
-			}
+		seq := binary.BigEndian.AppendUint64(make([]byte, 0, 8), j.seq)
+		if hold := time.Until(j.received.Add(RoutingIDHold)); hold > 0 && setsRoutingID(reply) {
+			// Held without holding the worker: the next request goes on.
+			time.AfterFunc(hold, func() { s.sendDecision(out, seq, frames) })
+			continue
+		}
+		s.sendDecision(out, seq, frames)
+	}
+}
+
+// setsRoutingID reports whether a reply accepts and sets a routing id.
+func setsRoutingID(r Reply) bool {
+	if r.Status != StatusOK {
+		return false
+	}
+	_, ok := r.Metadata.Get(PropertyIdentity)
+	return ok
+}
+
+// sendDecision hands a decision to the loop.
+func (s *Server) sendDecision(out *lockedSocket, seq []byte, frames [][]byte) {
+	if err := out.send(s.token, seq, frames); err != nil {
+		select {
+		case <-s.loopDone: // shutting down: the loop answered already
+		default:
+			s.log.Warn("zap internal: decision not sent", slog.Any("error", err))
 		}
 	}
 }

@@ -6,6 +6,7 @@ package authn
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/zapgate/zapgate/broker/audit"
 	"github.com/zapgate/zapgate/certs"
 	"github.com/zapgate/zapgate/idp"
+	"github.com/zapgate/zapgate/internal/routingid"
 	"github.com/zapgate/zapgate/policy"
 	"github.com/zapgate/zapgate/zap"
 )
@@ -63,6 +65,12 @@ type Chain struct {
 	// ShutOut, if set, names the keys the broker shut out after repeated
 	// offences (shutout.List); their handshakes are refused.
 	ShutOut ShutOut
+	// RoutingIDs mints the routing id of each accepted connection, set in
+	// the ZAP reply (zap.Result.RoutingID) so the broker, not the peer,
+	// chooses how it addresses the connection; give the broker the same
+	// Minter (broker.Config.RoutingIDs). Nil sets none, and a broker then
+	// drops every message of the connection.
+	RoutingIDs *routingid.Minter
 }
 
 // ShutOut says whether a key (Z85) is shut out; shutout.List implements it.
@@ -120,12 +128,26 @@ func (a *Authenticator) Authenticate(ctx context.Context, req *zap.Request) (zap
 	}
 	a.log.Info("accepted", "user.name", v.principal, "user.roles", d.Roles, "key", rec.Key,
 		"source.ip", req.Address, "rule.id", d.Rule.ID, "stale", v.identity.Stale)
-	return zap.Result{
+	res := zap.Result{
 		Status:     zap.StatusOK,
 		StatusText: "OK",
 		UserID:     v.principal,
 		Properties: map[string]string{PropKey: key.String(), PropRoles: strings.Join(d.Roles, ",")},
-	}, nil
+	}
+	return a.withRoutingID(res)
+}
+
+// withRoutingID sets a freshly minted routing id on an accepting result.
+func (a *Authenticator) withRoutingID(res zap.Result) (zap.Result, error) {
+	if a.c.RoutingIDs == nil {
+		return res, nil
+	}
+	rid, err := a.c.RoutingIDs.Mint(res.Properties[PropKey], res.UserID)
+	if err != nil {
+		return zap.Result{}, fmt.Errorf("authn: routing id for %q: %w", res.UserID, err)
+	}
+	res.RoutingID = rid
+	return res, nil
 }
 
 // refuse audits and logs a refusal and returns its Result. A refusal whose

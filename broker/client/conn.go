@@ -220,6 +220,12 @@ func (c *conn) read() {
 			continue
 		}
 		service, body := string(msg[2]), msg[3:]
+		if r, ok := mdp.ParseRefusal(body); ok && r.Reason == mdp.ReasonReconnect {
+			// The broker cannot address this connection: a new one gets
+			// a routing id of its own.
+			c.reset(refusalOf(service, body))
+			return
+		}
 		if service == mdp.ServiceEvent {
 			c.onEvent(body)
 			continue

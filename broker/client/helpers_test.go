@@ -13,6 +13,7 @@ import (
 	"github.com/zapgate/zapgate/broker/client"
 	"github.com/zapgate/zapgate/broker/mdp"
 	"github.com/zapgate/zapgate/certs"
+	"github.com/zapgate/zapgate/internal/routingid"
 	"github.com/zapgate/zapgate/policy"
 	"github.com/zapgate/zapgate/zap"
 )
@@ -33,6 +34,10 @@ type env struct {
 	keys    map[certs.PublicKey]string
 	grants  map[string][]string // principal → "kind name [command]" patterns
 	revoked map[string]bool     // Z85 key
+	rids    *routingid.Minter
+	// unminted counts, per principal, the next handshakes answered without
+	// a routing id (as when libzmq's handshake race is lost).
+	unminted map[string]int
 
 	b    *broker.Broker
 	done chan struct{}
@@ -40,8 +45,12 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, keys: map[certs.PublicKey]string{}, grants: map[string][]string{}, revoked: map[string]bool{}}
+	e := &env{t: t, keys: map[certs.PublicKey]string{}, grants: map[string][]string{}, revoked: map[string]bool{},
+		unminted: map[string]int{}}
 	var err error
+	if e.rids, err = routingid.New(); err != nil {
+		t.Fatal(err)
+	}
 	if e.zctx, err = zmq.NewContext(); err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +76,7 @@ func newEnv(t *testing.T) *env {
 // start runs a broker on e.endpoint (the same port again after stop).
 func (e *env) start() {
 	e.t.Helper()
-	cfg := broker.Config{Endpoint: e.endpoint, ServerSecret: e.srvSec, Heartbeat: beat, Recheck: beat,
+	cfg := broker.Config{Endpoint: e.endpoint, ServerSecret: e.srvSec, RoutingIDs: e.rids, Heartbeat: beat, Recheck: beat,
 		NoWorkerWait: 500 * time.Millisecond, DrainTimeout: time.Second}
 	var err error
 	for range 50 { // the port may take a moment to free after a restart
@@ -101,8 +110,24 @@ func (e *env) authenticate(_ context.Context, req *zap.Request) (zap.Result, err
 	if !ok {
 		return zap.Result{Status: zap.StatusDenied, StatusText: "unknown-key"}, nil
 	}
-	return zap.Result{Status: zap.StatusOK, UserID: principal,
-		Properties: map[string]string{"X-Zapgate-Key": certs.PublicKey(raw).String(), "X-Zapgate-Roles": ""}}, nil
+	key := certs.PublicKey(raw).String()
+	res := zap.Result{Status: zap.StatusOK, UserID: principal,
+		Properties: map[string]string{"X-Zapgate-Key": key, "X-Zapgate-Roles": ""}}
+	e.mu.Lock()
+	skip := e.unminted[principal] > 0
+	if skip {
+		e.unminted[principal]--
+	}
+	e.mu.Unlock()
+	if skip {
+		return res, nil
+	}
+	rid, err := e.rids.Mint(key, principal)
+	if err != nil {
+		return zap.Result{}, err
+	}
+	res.RoutingID = rid
+	return res, nil
 }
 
 // Authorize implements broker.Authorizer from the grant table.

@@ -80,6 +80,7 @@ const (
 	ReasonLimit            = "limit"             // 503: too many subscriptions
 	ReasonTooLarge         = "message-too-large" // 400: more frames or bytes than the broker takes
 	ReasonShutOut          = "shut-out"          // 403: the key offended repeatedly and is shut out for a while
+	ReasonReconnect        = "reconnect"         // 503: the connection has no broker-minted routing id; open a new one
 )
 
 // Refusal is a broker-generated refusal, sent as the body
