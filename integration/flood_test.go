@@ -41,6 +41,7 @@ type floodEnv struct {
 	*serveEnv
 	server certs.PublicKey // the broker's public key
 	node   *certs.Cert     // PROXY01$'s keypair
+	out    fmt.Stringer    // serve's output, once started
 }
 
 func newFloodEnv(t testing.TB, auditExtra string) *floodEnv {
@@ -114,6 +115,9 @@ func outsider(zctx *zmq.Context, endpoint string, server certs.PublicKey) (*zmq.
 	s.SetCurveServerkey(server.String())
 	s.SetCurvePublickey(pub)
 	s.SetCurveSecretkey(sec)
+	if endpoint == "" {
+		return s, nil // the caller connects
+	}
 	if err := s.Connect(endpoint); err != nil {
 		s.Close()
 		return nil, err
@@ -200,7 +204,30 @@ func TestFloodUnknownKeysAuditBounded(t *testing.T) {
 	if want := fmt.Sprintf("refusals=%d counted=%d ", n, n-refused); !strings.Contains(reason, want) || sums[0]["source.ip"] != "127.0.0.1" {
 		t.Errorf("summary %v lacks %q", sums[0], want)
 	}
-	t.Logf("%d refusals: %d full records, summary: %s", n, refused, reason)
+	// The whole log (start, policy load, grants, the budgeted refusals,
+	// checkpoints) stays far below n full refusals (about 475 bytes each).
+	if size := auditBytes(t, e.dir); size > 16<<10 {
+		t.Errorf("the audit log holds %d bytes after %d refusals", size, n)
+	} else {
+		t.Logf("audit log: %d bytes in all", size)
+	}
+	t.Logf("%d refusals: %d full records, summary (%d bytes of reason): %s", n, refused, len(reason), reason)
+}
+
+// auditBytes is the size of every file in DIR/audit.
+func auditBytes(t testing.TB, dir string) int64 {
+	t.Helper()
+	var n int64
+	entries, err := os.ReadDir(filepath.Join(dir, "audit"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, en := range entries {
+		if fi, err := en.Info(); err == nil && !en.IsDir() {
+			n += fi.Size()
+		}
+	}
+	return n
 }
 
 // TestEnrollJunkPostsRateLimited: POST /v1/enroll without credentials
@@ -264,6 +291,9 @@ func TestEnrollJunkPostsRateLimited(t *testing.T) {
 	stopServe(t, cmd, out)
 	full := exportActions(t, e.dir, "keys.enroll")
 	sums := exportActions(t, e.dir, "keys.enroll.refusals")
+	if size := auditBytes(t, e.dir); size > 16<<10 {
+		t.Errorf("the audit log holds %d bytes after %d junk POSTs", size, n)
+	}
 	if len(full) > 5 || len(sums) != 1 {
 		t.Fatalf("%d junk POSTs wrote %d full keys.enroll records (want at most 5) and %d summaries (want 1)", n, len(full), len(sums))
 	}
