@@ -182,6 +182,15 @@ func TestFloodUnknownKeysAuditBounded(t *testing.T) {
 	waitWorker(t, cl, "echo", "task.ping")
 	cl.Close()
 	closeAll()
+	if c := e.metric("zapgate_authn_unauthenticated_counted_total"); c < n-5 {
+		t.Errorf("zapgate_authn_unauthenticated_counted_total %v, want ≥ %d", c, n-5)
+	}
+	if e.metric("zapgate_audit_reserve_low") != 0 || e.metric("zapgate_audit_free_bytes") <= 0 {
+		t.Errorf("reserve metrics: low %v, free %v", e.metric("zapgate_audit_reserve_low"), e.metric("zapgate_audit_free_bytes"))
+	}
+	if code, body := e.get("/readyz"); code != 200 || !strings.Contains(body, `"name":"audit_reserve","ok":true`) {
+		t.Errorf("readyz %d %s", code, body)
+	}
 	stopServe(t, cmd, out)
 
 	var refused, granted int
