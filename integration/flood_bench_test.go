@@ -22,9 +22,12 @@ import (
 // handshakes (connect → HANDSHAKE_SUCCEEDED on the node's socket monitor)
 // and its requests (round trips to an echo worker) are timed without a
 // flood and then while several clients open CURVE connections with fresh
-// random keys as fast as they can. It reports p50/p99 of both phases and
+// random keys, each waiting for its refusal before the next. It reports p50/p99 of both phases and
 // the flood/baseline ratios; run it once (-benchtime=1x).
-// ZAPGATE_FLOOD_CLIENTS sets the flooding clients (default 16). ZAPGATE_BENCH_BIN
+// ZAPGATE_FLOOD_CLIENTS sets the flooding clients (default 16) and
+// ZAPGATE_FLOOD_RATE caps their connections per second (default: none);
+// ZAPGATE_BENCH_LOG_LEVEL sets serve's log.level (the transport logs three
+// lines per connection at info and warn). ZAPGATE_BENCH_BIN
 // names the binary to measure (default: the suite's -race build, which
 // distorts timings; `make bench` passes bin/zapgate).
 func BenchmarkFloodHandshake(b *testing.B) {
@@ -42,7 +45,11 @@ func BenchmarkFloodHandshake(b *testing.B) {
 type latencies struct{ hs, req []time.Duration }
 
 func floodOnce(b *testing.B) {
-	e := newFloodEnv(b, "")
+	extra := ""
+	if lvl := os.Getenv("ZAPGATE_BENCH_LOG_LEVEL"); lvl != "" {
+		extra = "log:\n  level: " + lvl + "\n"
+	}
+	e := newFloodEnv(b, extra)
 	cmd, out := e.start(b)
 	e.out = out
 	defer stopServe(b, cmd, out)
@@ -90,7 +97,8 @@ func floodOnce(b *testing.B) {
 	if n, err := strconv.Atoi(os.Getenv("ZAPGATE_FLOOD_CLIENTS")); err == nil && n > 0 {
 		clients = n
 	}
-	stop := e.flood(b, clients)
+	offered, _ := strconv.ParseFloat(os.Getenv("ZAPGATE_FLOOD_RATE"), 64)
+	stop := e.flood(b, clients, offered)
 	time.Sleep(time.Second)
 	start := time.Now()
 	flooded := e.measure(b, zctx, requester)
@@ -193,8 +201,10 @@ func (e *floodEnv) handshake(zctx *zmq.Context) (time.Duration, error) {
 
 // flood runs n goroutines that each open a connection with a fresh random
 // key, wait until it is refused, and start again (a closed-loop flood, so
-// the refusal rate is what the broker can sustain); stop ends them.
-func (e *floodEnv) flood(b *testing.B, n int) (stop func()) {
+// the refusal rate is what the broker can sustain); with rate > 0 they
+// start at most rate connections per second in all, so that two builds
+// face the same load. stop ends them.
+func (e *floodEnv) flood(b *testing.B, n int, rate float64) (stop func()) {
 	zctx, err := zmq.NewContext()
 	if err != nil {
 		b.Fatal(err)
@@ -205,7 +215,20 @@ func (e *floodEnv) flood(b *testing.B, n int) (stop func()) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var pace <-chan time.Time
+			if rate > 0 {
+				t := time.NewTicker(time.Duration(float64(n) / rate * float64(time.Second)))
+				defer t.Stop()
+				pace = t.C
+			}
 			for {
+				if pace != nil {
+					select {
+					case <-done:
+						return
+					case <-pace:
+					}
+				}
 				select {
 				case <-done:
 					return
