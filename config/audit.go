@@ -45,6 +45,13 @@ type Audit struct {
 	// FailOpen keeps granting when the log cannot be written. Off by
 	// default: audit unavailable means deny.
 	FailOpen bool `yaml:"fail_open"`
+	// ReserveBytes is the free space kept on the log's filesystem for
+	// grants (default 256 MiB; 0 turns it off): below it, refusals of
+	// unauthenticated peers are only counted and summarized.
+	ReserveBytes int64 `yaml:"reserve_bytes"`
+	// Unauthenticated bounds the records of refusals of peers nobody
+	// authenticated.
+	Unauthenticated AuditUnauthenticated `yaml:"unauthenticated"`
 	// Syslog forwards every record to a syslog receiver.
 	Syslog AuditSyslog `yaml:"syslog"`
 }
@@ -86,6 +93,8 @@ func auditDefaults() Audit {
 		RotateBytes:        64 << 20,
 		RotateAge:          24 * time.Hour,
 		CheckpointInterval: time.Minute,
+		ReserveBytes:       defaultAuditReserve,
+		Unauthenticated:    auditUnauthenticatedDefaults(),
 		Syslog:             AuditSyslog{Transport: "tls", AppName: "zapgate", Facility: "authpriv"},
 	}
 }
@@ -109,6 +118,7 @@ func (a *Audit) validate(bad func(path, format string, args ...any), _ *yaml.Nod
 	if a.CheckpointInterval <= 0 {
 		bad("audit.checkpoint_interval", "audit.checkpoint_interval must be positive, not %s", a.CheckpointInterval)
 	}
+	a.validateFlood(bad)
 	a.Syslog.validate(bad)
 }
 

@@ -57,6 +57,8 @@ type Enroll struct {
 	// CAFile holds extra PEM certificates trusted for the issuer's TLS
 	// (optional; the system roots are always trusted).
 	CAFile string `yaml:"ca_file"`
+	// RateLimit limits requests per source address (429 beyond it).
+	RateLimit EnrollRateLimit `yaml:"rate_limit"`
 }
 
 func enrollDefaults() Enroll {
@@ -68,6 +70,7 @@ func enrollDefaults() Enroll {
 		PrincipalClaim: "email",
 		StateDir:       "/var/lib/zapgate/enroll",
 		PendingTTL:     24 * time.Hour,
+		RateLimit:      enrollRateLimitDefaults(),
 	}
 }
 
@@ -118,6 +121,7 @@ func (c *Config) validateEnroll(bad func(path, format string, args ...any)) {
 	if e.PendingTTL <= 0 {
 		bad("enroll.pending_ttl", "enroll.pending_ttl must be positive, not %s", e.PendingTTL)
 	}
+	e.RateLimit.validate(bad)
 }
 
 // issuerProblem checks an issuer URL: absolute, https unless the host is

@@ -25,7 +25,8 @@ func TestEnrollDefaults(t *testing.T) {
 	e := cfg.Enroll
 	want := Enroll{Enabled: true, Issuer: "https://corp.okta.com/oauth2/default", ClientID: "0oa1zapgate",
 		Scopes: []string{"openid", "profile", "email", "groups"}, GroupsClaim: "groups", GroupsPrefix: "okta:",
-		GroupsFrom: "token", PrincipalClaim: "email", StateDir: "/var/lib/zapgate/enroll", PendingTTL: 24 * time.Hour}
+		GroupsFrom: "token", PrincipalClaim: "email", StateDir: "/var/lib/zapgate/enroll", PendingTTL: 24 * time.Hour,
+		RateLimit: EnrollRateLimit{Rate: 0.5, Burst: 10, MaxSources: 4096}}
 	if !reflect.DeepEqual(e, want) {
 		t.Errorf("enroll = %+v\nwant %+v", e, want)
 	}

@@ -57,8 +57,10 @@ func (s *Service) answer(ctx context.Context, w http.ResponseWriter, at *attempt
 	if e.release && at.who != nil {
 		s.store.release(at.who.hash)
 	}
-	if err := s.record(ctx, at, audit.OutcomeFailure, e.code, e.msg); err != nil {
-		s.log.Error("enrollment refusal not audited", "error", err, "code", e.code, "principal", at.principal)
+	if !s.recordUnauthenticated(at, e.code, e.msg) {
+		if err := s.record(ctx, at, audit.OutcomeFailure, e.code, e.msg); err != nil {
+			s.log.Error("enrollment refusal not audited", "error", err, "code", e.code, "principal", at.principal)
+		}
 	}
 	writeJSON(w, e.status, wire.ErrorResponse{Error: e.code, Message: e.msg})
 }

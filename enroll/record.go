@@ -31,17 +31,16 @@ type attempt struct {
 	approvers   []string
 }
 
-// record writes the audit record of an attempt. user.name is the person
-// (the actor whose token was verified); the principal the key is for, the
-// approvers and the person's provider identity are in event.reason:
-//
-//	CODE principal="PROXY01$" approvers="alice@x, bob@x" iss="https://idp" sub="00u1" detail="..."
-//
 // auditWait bounds how long a request waits for its audit record to be
 // durable.
 const auditWait = 10 * time.Second
 
-func (s *Service) record(ctx context.Context, at *attempt, outcome audit.Outcome, code, detail string) error {
+// auditRecord is the audit record of an attempt. user.name is the person
+// (the actor whose token was verified); the principal the key is for, the
+// approvers and the person's provider identity are in event.reason:
+//
+//	CODE principal="PROXY01$" approvers="alice@x, bob@x" iss="https://idp" sub="00u1" detail="..."
+func auditRecord(at *attempt, outcome audit.Outcome, code, detail string) audit.Record {
 	var b strings.Builder
 	b.WriteString(code)
 	field := func(k, v string) {
@@ -62,6 +61,13 @@ func (s *Service) record(ctx context.Context, at *attempt, outcome audit.Outcome
 	if d := at.decision; d != nil {
 		rec.Roles, rec.RuleID, rec.Ruleset = d.Roles, d.Rule.ID, d.Revision
 	}
+	return rec
+}
+
+// record writes the audit record of an attempt and waits until it is
+// durable.
+func (s *Service) record(ctx context.Context, at *attempt, outcome audit.Outcome, code, detail string) error {
+	rec := auditRecord(at, outcome, code, detail)
 	// A client that hangs up must not turn a record that is being made
 	// durable into a refusal: the wait keeps the request's values but not
 	// its cancellation, under a deadline of its own.

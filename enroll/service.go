@@ -67,6 +67,15 @@ type Options struct {
 	Policy Decider
 	// Audit records every decision.
 	Audit Recorder
+	// Limiter, when set, limits requests per source address: beyond it
+	// the answer is 429 before the token verifier or the audit log is
+	// touched.
+	Limiter Limiter
+	// Unauthenticated, when set, takes the records of refusals of requests
+	// without valid credentials (no verified ID token) instead of Audit:
+	// bounded per source and never waited for. Nil writes them through
+	// Audit.
+	Unauthenticated Budget
 	// Logger logs technical failures (default slog.Default()).
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
@@ -145,7 +154,7 @@ func (s *Service) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/enroll", s.handleEnroll)
 	mux.HandleFunc("POST /v1/enroll/approve", s.handleApprove)
 	mux.HandleFunc("GET /v1/enroll/pending", s.handlePending)
-	return mux
+	return s.limit(mux)
 }
 
 // apiError is a refusal: its HTTP status, code and message. release

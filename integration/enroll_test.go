@@ -112,6 +112,7 @@ func startEnrollEnv(t *testing.T, se *serveEnv) *enrollEnv {
   groups_prefix: "okta:"
   principal_claim: email
   state_dir: %s/enroll
+  rate_limit: {rate: 100, burst: 1000}   # every test's requests come from 127.0.0.1
 `, p.issuer, enrollClientID, e.dir)...)
 	os.WriteFile(e.config, cfg, 0o644)
 	cmd, out := e.start(t)

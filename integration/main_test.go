@@ -33,14 +33,14 @@ func TestMain(m *testing.M) {
 }
 
 // run executes the zapgate binary and returns its combined output.
-func run(t *testing.T, args ...string) (string, error) {
+func run(t testing.TB, args ...string) (string, error) {
 	t.Helper()
 	out, err := exec.Command(zapgateBin, args...).CombinedOutput()
 	return string(out), err
 }
 
 // mustRun is run that fails the test on a non-zero exit.
-func mustRun(t *testing.T, args ...string) string {
+func mustRun(t testing.TB, args ...string) string {
 	t.Helper()
 	out, err := run(t, args...)
 	if err != nil {
@@ -66,7 +66,7 @@ func python(t *testing.T, script string, args ...string) string {
 }
 
 // freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -20,7 +20,7 @@ type serveEnv struct {
 	dir, config, admin, listen string
 }
 
-func newServeEnv(t *testing.T) *serveEnv {
+func newServeEnv(t testing.TB) *serveEnv {
 	t.Helper()
 	e := &serveEnv{dir: t.TempDir()}
 	mustRun(t, "keygen", "broker", "--dir", e.dir)
@@ -56,7 +56,7 @@ audit:
 }
 
 // start runs `zapgate serve` and waits until /readyz answers.
-func (e *serveEnv) start(t *testing.T) (*exec.Cmd, *strings.Builder) {
+func (e *serveEnv) start(t testing.TB) (*exec.Cmd, *strings.Builder) {
 	t.Helper()
 	cmd := exec.Command(zapgateBin, "serve", "--config", e.config)
 	out := &strings.Builder{}
@@ -152,7 +152,7 @@ func TestServeRefusesToStartWithoutZAPPrerequisites(t *testing.T) {
 	}
 }
 
-func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
+func waitUntil(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {

@@ -3,7 +3,9 @@
 # summary of the ratios (each measured against a baseline in the same run).
 # The directory benchmark (integration/bench_directory_test.go, build tag
 # integration) starts a Samba AD DC on 127.0.0.1:389/636 and runs once:
-# each of its measurements is 200 concurrent handshakes.
+# each of its measurements is 200 concurrent handshakes. The flood benchmark
+# (integration/flood_bench_test.go) runs bin/zapgate once, without and with
+# an unknown-key flood.
 # Usage: scripts/bench.sh [benchtime]   (default 2s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +18,10 @@ go test -run='^$' -bench=. -benchmem -benchtime="$time" $pkgs | tee "$out"
 echo
 echo "directory benchmark against a Samba AD DC (one iteration of 200 handshakes per mode):"
 go test -tags integration -run='^$' -bench=BenchmarkSambaDirectory -benchtime=1x ./integration/ | tee -a "$out"
+echo
+echo "unknown-key flood against \`zapgate serve\` (bin/zapgate): a bound node's handshakes and requests without and with the flood:"
+go build -o bin/zapgate ./cmd/zapgate
+ZAPGATE_BENCH_BIN="$PWD/bin/zapgate" go test -tags integration -run='^$' -bench=BenchmarkFloodHandshake -benchtime=1x ./integration/ | tee -a "$out"
 echo
 echo "== ratios against same-run baselines =="
 # A "ratio" unit is one summary line per benchmark; a "NAME-ratio" unit is

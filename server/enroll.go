@@ -31,13 +31,13 @@ func (s *Server) adminTLSAndEnroll() error {
 	if err != nil {
 		return err
 	}
-	svc, err := enroll.New(enroll.Options{
+	svc, err := enroll.New(s.budget.enrollOptions(enroll.Options{
 		Issuer: e.Issuer, ClientID: e.ClientID, Scopes: e.Scopes,
 		PrincipalClaim: e.PrincipalClaim, GroupsClaim: e.GroupsClaim, GroupsPrefix: e.GroupsPrefix,
 		GroupsFromDirectory: e.GroupsFrom == "directory",
 		StateDir:            e.StateDir, PendingTTL: e.PendingTTL, HTTPClient: client,
 		Registry: s.cfg.Keys.Registry, Directory: s.dir, Policy: s.policy, Audit: s.audit, Logger: s.log,
-	})
+	}))
 	if err != nil {
 		return err
 	}

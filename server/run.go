@@ -26,6 +26,7 @@ type Server struct {
 	cfg       *config.Config
 	log       *slog.Logger
 	audit     *audit.Log
+	budget    *budget // audit budget of unauthenticated peers
 	syslog    *forwarder
 	keys      *certs.Registry // nil in key-in-directory mode
 	keyFinder idp.KeyFinder   // key-in-directory mode only
@@ -52,6 +53,9 @@ func Start(cfg *config.Config, log *slog.Logger) (s *Server, err error) {
 		}
 	}()
 	if s.audit, err = openAudit(cfg, log); err != nil {
+		return s, err
+	}
+	if err = s.openBudget(); err != nil {
 		return s, err
 	}
 	if s.syslog, err = openForwarder(cfg, s.audit, log); err != nil {
@@ -90,7 +94,8 @@ func (s *Server) chain() authn.Chain {
 	if s.keys == nil {
 		keys = authn.DirectoryKeys{Finder: s.keyFinder}
 	}
-	return authn.Chain{Keys: keys, Directory: s.dir, Policy: s.policy, Audit: s.audit, Logger: s.log, ShutOut: s.shutOut}
+	return authn.Chain{Keys: keys, Directory: s.dir, Policy: s.policy, Audit: s.audit, Logger: s.log,
+		ShutOut: s.shutOut, Unauthenticated: s.budget.zap}
 }
 
 // startZMQ starts the ZAP server, proves it answers, then binds the relay.
@@ -138,6 +143,7 @@ func (s *Server) startAdmin() error {
 		return nil
 	}
 	reg := newRegistry(s.zap, s.keys, s.policy, s.audit)
+	s.budget.metrics(reg)
 	s.syslog.metrics(reg)
 	directoryMetrics(reg, s.dir)
 	s.admin = admin.New(reg, s.log)
@@ -155,6 +161,7 @@ func (s *Server) startAdmin() error {
 		}
 		return nil
 	})
+	s.admin.AddCheck("audit_reserve", s.budget.reserve.Check)
 	s.admin.AddCheck("policy", func() error {
 		if st := s.policy.Status(); st.LastError != "" {
 			return fmt.Errorf("revision %s serves; the file on disk was refused: %s", st.Revision, st.LastError)
@@ -248,6 +255,7 @@ func (s *Server) stop() error {
 	if s.keys != nil {
 		errs = append(errs, s.keys.Close())
 	}
+	s.budget.close() // its last summaries go into the log
 	if s.audit != nil {
 		errs = append(errs, s.audit.Close())
 	}

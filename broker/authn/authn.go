@@ -60,6 +60,10 @@ type Chain struct {
 	Policy Policy
 	// Audit records every decision.
 	Audit Recorder
+	// Unauthenticated, when set, takes the records of refusals of peers
+	// nobody identified (unknown key, not CURVE) instead of Audit: bounded
+	// per source and never waited for. Nil writes them through Audit.
+	Unauthenticated Unauthenticated
 	// Logger receives one line per decision (nil discards).
 	Logger *slog.Logger
 	// ShutOut, if set, names the keys the broker shut out after repeated
@@ -153,6 +157,9 @@ func (a *Authenticator) withRoutingID(res zap.Result) (zap.Result, error) {
 // refuse audits and logs a refusal and returns its Result. A refusal whose
 // record cannot be written is still a refusal.
 func (a *Authenticator) refuse(ctx context.Context, rec audit.Record, status zap.Status, reason string, cause error) (zap.Result, error) {
+	if a.c.Unauthenticated != nil && unidentified(reason) {
+		return a.refuseUnidentified(rec, status, reason)
+	}
 	rec.Outcome, rec.Reason = audit.OutcomeFailure, reason
 	if _, err := a.c.Audit.Append(ctx, rec); err != nil {
 		a.log.Error("audit record of a refusal not durable", "reason", reason, "error", err)

@@ -54,7 +54,7 @@ type env struct {
 	chain Chain
 }
 
-func newEnv(t *testing.T, dirDoc *string) *env {
+func newEnv(t testing.TB, dirDoc *string) *env {
 	t.Helper()
 	e := &env{dir: t.TempDir(), keys: map[string]certs.PublicKey{}}
 	quiet := slog.New(slog.DiscardHandler)

@@ -162,6 +162,10 @@ const (
 	// CodeInternal (500): the state store or key registry could not be
 	// written.
 	CodeInternal = "internal"
+	// CodeRateLimited (429): this source sent more requests than
+	// enroll.rate_limit allows; retry after the Retry-After header's
+	// seconds.
+	CodeRateLimited = "rate-limited"
 )
 
 // ProofContext starts every proof message; a new proof format gets a new
