@@ -54,6 +54,9 @@ type Stats struct {
 	// ShutOutRefused counts messages refused because their key was shut
 	// out.
 	ShutOutRefused uint64
+	// ConnectionsCut counts connections cut for their backlog or because
+	// their key was shut out.
+	ConnectionsCut uint64
 }
 
 type counters struct {
@@ -61,7 +64,7 @@ type counters struct {
 	slowSubscribers, workersRefused, workersRevoked, workersExpired  atomic.Uint64
 	spoofedReplies, unauthenticated, malformed, overloaded           atomic.Uint64
 	undeliverable, auditSkipped                                      atomic.Uint64
-	tooLarge, shutOut, shutOutRefused                                atomic.Uint64
+	tooLarge, shutOut, shutOutRefused, connCut                       atomic.Uint64
 	r400, r403, r404, r500, r502, r503                               atomic.Uint64
 }
 
@@ -98,5 +101,6 @@ func (b *Broker) Stats() Stats {
 		Malformed: c.malformed.Load(), Overloaded: c.overloaded.Load(),
 		Undeliverable: c.undeliverable.Load(), AuditSkipped: c.auditSkipped.Load(),
 		TooLarge: c.tooLarge.Load(), ShutOut: c.shutOut.Load(), ShutOutRefused: c.shutOutRefused.Load(),
+		ConnectionsCut: c.connCut.Load(),
 	}
 }

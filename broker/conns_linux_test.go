@@ -1,0 +1,109 @@
+//go:build linux
+
+package broker
+
+import (
+	"errors"
+	"io"
+	"net"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// tcpPair returns an accepted server-side connection's fd (a duplicate
+// the test owns) and the client end.
+func tcpPair(t *testing.T, ln net.Listener) (int, net.Conn) {
+	t.Helper()
+	cl, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close() })
+	sv, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := sv.(*net.TCPConn).File() // a blocking duplicate
+	sv.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return int(f.Fd()), cl
+}
+
+// TestConnOpsOnRealSockets: identify refuses a listening socket and
+// other files; read counts what the kernel handed to the reader; cut
+// shuts down only the socket identified, so an fd number reused by
+// another socket is left alone.
+func TestConnOpsOnRealSockets(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ops := connOps{}
+	lf, _ := ln.(*net.TCPListener).File()
+	defer lf.Close()
+	if _, err := ops.identify(int(lf.Fd())); err == nil {
+		t.Error("identified the listening socket as a connection")
+	}
+	if _, err := ops.identify(0); err == nil {
+		t.Error("identified stdin as a connection")
+	}
+
+	fd, cl := tcpPair(t, ln)
+	id, err := ops.identify(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.local != ln.Addr().String() || id.peer != cl.LocalAddr().String() || id.ino == 0 {
+		t.Fatalf("id %+v", id)
+	}
+	before, err := ops.read(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.Write(make([]byte, 5000)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n, _ := ops.read(fd); n != before {
+		t.Errorf("read %d with 5000 bytes still queued, want %d", n, before)
+	}
+	buf := make([]byte, 3000)
+	if _, err := io.ReadFull(fdReader(fd), buf); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := ops.read(fd); n != before+3000 {
+		t.Errorf("read %d after reading 3000, want %d", n, before+3000)
+	}
+
+	// Another connection: same port, another peer and inode.
+	fd2, cl2 := tcpPair(t, ln)
+	id2, _ := ops.identify(fd2)
+	if err := ops.cut(fd2, id); !errors.Is(err, errNotThisConn) {
+		t.Fatalf("cut of fd %d with another connection's identity: %v", fd2, err)
+	}
+	cl2.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if _, err := cl2.Read(buf); !errors.Is(err, syscall.EAGAIN) && !isTimeout(err) {
+		t.Fatalf("the wrongly named connection was touched: %v", err)
+	}
+	if err := ops.cut(fd2, id2); err != nil {
+		t.Fatal(err)
+	}
+	cl2.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := cl2.Read(buf); err != io.EOF {
+		t.Errorf("after the cut the node reads %v, want EOF", err)
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+type fdReader int
+
+func (r fdReader) Read(p []byte) (int, error) { return syscall.Read(int(r), p) }
