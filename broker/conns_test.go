@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	zmq "github.com/pebbe/zmq4"
 	"github.com/zapgate/zapgate/certs"
 	"github.com/zapgate/zapgate/internal/shutout"
 )
@@ -221,5 +222,59 @@ func TestMinConnectionBacklog(t *testing.T) {
 	_, err = Config{Endpoint: "tcp://127.0.0.1:*", ServerSecret: testSecret(), MaxConnectionBacklog: want - 1}.withDefaults()
 	if err == nil {
 		t.Error("a backlog below what senders within the limits need was accepted")
+	}
+}
+
+// TestConnectionCutPastBacklog: a node that starts a message and never
+// ends it makes libzmq hold it all before the broker sees a frame; once
+// libzmq has read more than MaxConnectionBacklog from the connection, the
+// connection is cut, audited with the identity of its last message and
+// counted as an offence, while another node keeps relaying.
+func TestConnectionCutPastBacklog(t *testing.T) {
+	e := newEnv(t, limitsConfig(3))
+	e.authz.grant("PROXY01$", "serve proxy", "request * task.*")
+	e.authz.grant("BACKUP01$", "request * task.*")
+	worker := e.dial("PROXY01$")
+	worker.ready("proxy")
+	e.rec.wait(t, "worker registered", func(ev Event) bool { return ev.Action == ActionServe && ev.Outcome == OutcomeSuccess })
+	attacker := e.dial("BACKUP01$")
+	attacker.request("nothing", "task.status")
+	if r := attacker.refusal("nothing"); r.Code != 404 {
+		t.Fatalf("first request: %+v", r)
+	}
+	// The sender's libzmq transmits a message only once its last frame
+	// is queued; then the broker's libzmq reads it all before the broker
+	// sees a frame. 128 MiB in 64 KiB frames takes several checks on
+	// loopback.
+	chunk := make([]byte, 64<<10)
+	head := bs("", "MDPC01", "proxy", "task.start")
+	const frames = 2048
+	for i := range len(head) + frames {
+		f, flag := chunk, zmq.SNDMORE
+		if i < len(head) {
+			f = head[i]
+		}
+		if i == len(head)+frames-1 {
+			flag = 0
+		}
+		if _, err := attacker.sock.SendBytes(f, flag); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ev := e.rec.wait(t, "connection-backlog", func(ev Event) bool { return ev.Action == ActionDrop && ev.Reason == ReasonConnectionBacklog })
+	if ev.Principal != "BACKUP01$" || ev.Severity != SeverityWarning || ev.Key != attacker.key.Fingerprint() || ev.Source != "127.0.0.1" {
+		t.Errorf("event %+v", ev)
+	}
+	eventually(t, 3*time.Second, "the cut counted", func() bool { return e.broker.Stats().ConnectionsCut == 1 })
+	if n := e.broker.cfg.Offenders.(*shutout.List); n == nil {
+		t.Fatal("no offenders list")
+	}
+	fresh := e.dial("PROXY01$") // the first worker sent no heartbeats and expired
+	fresh.ready("proxy")
+	client := e.dial("BACKUP01$")
+	client.request("proxy", "task.start")
+	_, body := fresh.serveOne()
+	if len(body) == 0 || body[0] != "task.start" {
+		t.Fatalf("worker got %q", body)
 	}
 }

@@ -155,6 +155,13 @@ func TestMemoryBoundUnderOversizedMessages(t *testing.T) {
 // connect, and keys DIR/legit.key and DIR/outsider.key bound to them.
 func memoryServeEnv(t *testing.T) *serveEnv {
 	t.Helper()
+	return memoryServeEnvWith(t, limitReceiveHWM, "")
+}
+
+// memoryServeEnvWith is memoryServeEnv with receive_hwm hwm and extra
+// broker settings (indented YAML lines).
+func memoryServeEnvWith(t *testing.T, hwm int, extra string) *serveEnv {
+	t.Helper()
 	e := newServeEnv(t)
 	dir := "version: 1\nprincipals:\n  LEGIT01: {groups: [ops]}\n  OUTSIDER01: {groups: [outsiders]}\n"
 	policy := `version: 1
@@ -181,8 +188,8 @@ bindings:
   offences: %d
   offence_window: %s
   shut_out: %s
-`, limitMaxMessageSize, limitMaxFrames, limitMaxBytes, limitPeerBytes, limitQueuedBytes, limitReceiveHWM,
-		limitOffences, limitOffenceWindow, limitShutOut)
+`, limitMaxMessageSize, limitMaxFrames, limitMaxBytes, limitPeerBytes, limitQueuedBytes, hwm,
+		limitOffences, limitOffenceWindow, limitShutOut) + extra
 	cfg, err := os.ReadFile(e.config)
 	if err != nil {
 		t.Fatal(err)
