@@ -3,11 +3,13 @@ package broker
 import (
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	zmq "github.com/pebbe/zmq4"
+	"github.com/zapgate/zapgate/broker/mdp"
 	"github.com/zapgate/zapgate/certs"
 	"github.com/zapgate/zapgate/internal/shutout"
 )
@@ -276,5 +278,41 @@ func TestConnectionCutPastBacklog(t *testing.T) {
 	_, body := fresh.serveOne()
 	if len(body) == 0 || body[0] != "task.start" {
 		t.Fatalf("worker got %q", body)
+	}
+}
+
+// TestShutOutKeyConnectionsClosed: when a key is shut out, every
+// connection a message of that key was read on is closed after its
+// DISCONNECT or refusal left; another key's connections stay.
+func TestShutOutKeyConnectionsClosed(t *testing.T) {
+	e := newEnv(t, limitsConfig(1))
+	e.authz.grant("PROXY01$", "serve proxy", "request * task.*")
+	e.authz.grant("BACKUP01$", "request * task.*")
+	pub, sec, err := certs.GenerateKeypair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.nodes.mu.Lock()
+	e.nodes.keys[pub] = "PROXY01$"
+	e.nodes.mu.Unlock()
+	worker := e.dialKey("PROXY01$", pub, sec)
+	worker.ready("proxy")
+	e.rec.wait(t, "worker registered", func(ev Event) bool { return ev.Action == ActionServe && ev.Outcome == OutcomeSuccess })
+	other := e.dial("BACKUP01$")
+	other.request("nothing", "task.status")
+	other.refusal("nothing")
+	offender := e.dialKey("PROXY01$", pub, sec)
+	offender.request("proxy", append([]string{"task.start"}, chunks(20, 1)...)...)
+	if r := offender.refusal("proxy"); r.Reason != mdp.ReasonTooLarge {
+		t.Fatalf("offence: %+v", r)
+	}
+	worker.command(mdp.Disconnect, 3*time.Second)
+	eventually(t, 3*time.Second, "both connections of the key cut", func() bool { return e.broker.Stats().ConnectionsCut == 2 })
+	if got := strings.Count(e.logs.String(), "connection of a shut-out key cut"); got != 2 {
+		t.Errorf("%d shut-out cuts logged, want 2", got)
+	}
+	time.Sleep(3 * connCheckInterval)
+	if n := e.broker.Stats().ConnectionsCut; n != 2 {
+		t.Errorf("%d connections cut, want 2 (the other key's stays)", n)
 	}
 }
