@@ -29,7 +29,8 @@ import (
 // DISCONNECTED. A connection whose key is shut out is cut too, a moment
 // after its DISCONNECT or refusal was sent.
 
-// Drop reason of a cut connection (Event.Reason of broker.drop).
+// ReasonConnectionBacklog is the drop reason (Event.Reason of
+// broker.drop) of a connection cut for its backlog.
 const ReasonConnectionBacklog = "connection-backlog"
 
 const (
