@@ -107,3 +107,33 @@ func isTimeout(err error) bool {
 type fdReader int
 
 func (r fdReader) Read(p []byte) (int, error) { return syscall.Read(int(r), p) }
+
+// BenchmarkConnRead is the accounting's cost per connection and check:
+// TCP_INFO and SIOCINQ on one socket (component benchmark).
+func BenchmarkConnRead(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	cl, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	sv, err := ln.Accept()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sv.Close()
+	raw, _ := sv.(*net.TCPConn).SyscallConn()
+	ops := connOps{}
+	b.ResetTimer()
+	raw.Control(func(fd uintptr) {
+		for range b.N {
+			if _, err := ops.read(int(fd)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
