@@ -9,6 +9,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	zmq "github.com/pebbe/zmq4"
+	"github.com/zapgate/zapgate/internal/zmqfd"
 )
 
 // tcpPair returns an accepted server-side connection's fd (a duplicate
@@ -136,4 +139,89 @@ func BenchmarkConnRead(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestCutWhileLibzmqWrites: libzmq writes with plain send(2); after a cut
+// its writes fail with EPIPE, and the SIGPIPE that raises lands on an I/O
+// thread that blocks signals. The process must survive, and the ROUTER
+// keep working for other peers.
+func TestCutWhileLibzmqWrites(t *testing.T) {
+	zctx, err := zmq.NewContext()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zctx.Term()
+	router, _ := zctx.NewSocket(zmq.ROUTER)
+	defer router.Close()
+	router.SetLinger(0)
+	router.SetRcvtimeo(5 * time.Second)
+	if err := router.Bind("tcp://127.0.0.1:*"); err != nil {
+		t.Fatal(err)
+	}
+	ep, _ := router.GetLastEndpoint()
+	recv, err := zmqfd.New(router)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer recv.Close()
+	dealer := func() *zmq.Socket {
+		d, _ := zctx.NewSocket(zmq.DEALER)
+		d.SetLinger(0)
+		d.SetRcvtimeo(5 * time.Second)
+		d.Connect(ep)
+		d.SendMessage("hello")
+		return d
+	}
+	victim, other := dealer(), dealer()
+	defer victim.Close()
+	defer other.Close()
+	fds := map[string]int{}
+	for range 2 {
+		id, err := recv.Recv(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := recv.Recv(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fds[string(id.Data)] = body.FD
+	}
+	var victimID string
+	for id := range fds {
+		victimID = id
+		break
+	}
+	ops := connOps{}
+	cid, err := ops.identify(fds[victimID])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ops.cut(fds[victimID], cid); err != nil {
+		t.Fatal(err)
+	}
+	payload := make([]byte, 64<<10)
+	for range 200 { // keep libzmq writing to the cut connection
+		router.SendBytes([]byte(victimID), zmq.SNDMORE|zmq.DONTWAIT)
+		router.SendBytes(payload, zmq.DONTWAIT)
+	}
+	time.Sleep(200 * time.Millisecond)
+	for id := range fds {
+		if id == victimID {
+			continue
+		}
+		if _, err := router.SendMessage(id, "still here"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := 0
+	for _, d := range []*zmq.Socket{victim, other} {
+		d.SetRcvtimeo(time.Second)
+		if m, err := d.RecvMessage(0); err == nil && len(m) == 1 && m[0] == "still here" {
+			got++
+		}
+	}
+	if got != 1 {
+		t.Errorf("the other peer got %d replies after the cut, want 1", got)
+	}
 }
