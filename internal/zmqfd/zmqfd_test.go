@@ -126,6 +126,8 @@ func TestNewRefusesAPointerItCannotVerify(t *testing.T) {
 	type retyped struct {
 		soc uintptr
 	}
+	_, _, _ = moved{}.ctx, moved{}.soc, moved{}.opened // inspected through reflect only
+	_, _ = renamed{}.handle, retyped{}.soc
 	for _, typ := range []reflect.Type{reflect.TypeFor[moved](), reflect.TypeFor[renamed](), reflect.TypeFor[retyped](), reflect.TypeFor[int]()} {
 		if err := checkLayout(typ); !errors.Is(err, ErrLayout) {
 			t.Errorf("layout %s: %v, want ErrLayout", typ, err)
