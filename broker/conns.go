@@ -76,8 +76,7 @@ type conn struct {
 	id        connID
 	delivered bool      // the broker read a message from it since the last check
 	who       Peer      // the identity of the last message read from it
-	base      uint64    // bytes libzmq had read at the last check with a delivery
-	based     bool      // base is set
+	base      uint64    // bytes libzmq had read at the last check with a delivery (0: none yet)
 	shutAt    time.Time // when a check first saw who.Key shut out
 	cutting   bool      // cut or being cut
 }
@@ -206,7 +205,11 @@ type checked struct {
 
 // check runs the accounting once: for each connection, a delivery since
 // the last check moves its baseline to what libzmq has read now;
-// otherwise more than limit read past the baseline cuts it. A connection
+// otherwise more than limit read past the baseline cuts it. The baseline
+// of a new connection is zero, so a connection whose first message is
+// too large is cut at the same bound however late the monitor reported
+// it (its handshake, a few hundred bytes, counts against the limit's
+// slack). A connection
 // whose last sender's key is shut out is cut shutOutCutDelay after a
 // check first sees it. The system calls run without the lock, so the
 // loop's deliveries do not wait for them.
@@ -243,14 +246,14 @@ func (t *connTable) check(now time.Time) {
 			continue // gone, or not a TCP connection
 		}
 		switch {
-		case !c.based || k.delivered || n < c.base:
-			c.base, c.based = n, true
+		case k.delivered || n < c.base:
+			c.base = n
 		case n-c.base > t.limit:
 			cut = append(cut, connCut{fd: c.fd, id: c.id, who: k.who, read: n - c.base})
 			c.cutting = true
 		}
 	}
-	// Only this goroutine writes base, based, shutAt and cutting, and
+	// Only this goroutine writes base, shutAt and cutting, and
 	// the loop reads none of them; delivered and who stay under mu.
 	var done []connCut
 	for i := range cut {

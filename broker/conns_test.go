@@ -83,11 +83,14 @@ func testConnID(peerPort string) connID {
 func TestConnBacklogBaselineMovesOnDelivery(t *testing.T) {
 	ops := newFakeConnOps()
 	ops.ids[7] = testConnID("40000")
-	ops.bytes[7] = 5000 // the handshake, before the first check
+	ops.bytes[7] = 500 // the handshake, before the first check
 	tab := newTestTable(ops, nil)
 	tab.accepted(7)
 	now := time.Unix(1000, 0)
-	tab.check(now) // baseline 5000
+	tab.check(now) // baseline 0: nothing delivered yet
+	ops.add(7, 100)
+	tab.delivered(7, Peer{UserID: "NODE01", Key: "K1"})
+	tab.check(now) // baseline 600
 
 	who := Peer{UserID: "NODE01", Key: "K1", Address: "10.0.0.1"}
 	for range 10 { // a busy sender: far over the limit per interval, all delivered
@@ -121,18 +124,27 @@ func TestConnBacklogBaselineMovesOnDelivery(t *testing.T) {
 }
 
 // TestConnBacklogWithoutAnyMessage: a connection that sends one huge
-// message first is cut with no identity known (audited by address).
+// message first is cut with no identity known (audited by address), even
+// when libzmq read it all before the first check saw the connection.
 func TestConnBacklogWithoutAnyMessage(t *testing.T) {
 	ops := newFakeConnOps()
 	ops.ids[9] = testConnID("40001")
+	ops.ids[10] = testConnID("40002")
 	tab := newTestTable(ops, nil)
 	tab.accepted(9)
+	tab.accepted(10)
+	ops.add(10, testLimit+1) // before the first check
 	tab.check(time.Now())
 	ops.add(9, 3*testLimit)
 	tab.check(time.Now())
 	cuts := tab.takeCuts()
-	if len(cuts) != 1 || cuts[0].who != (Peer{}) || cuts[0].id.peer != "10.0.0.1:40001" {
+	if len(cuts) != 2 {
 		t.Fatalf("cuts %+v", cuts)
+	}
+	for _, c := range cuts {
+		if c.who != (Peer{}) || (c.id.peer != "10.0.0.1:40001" && c.id.peer != "10.0.0.1:40002") {
+			t.Errorf("cut %+v", c)
+		}
 	}
 }
 
