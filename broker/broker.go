@@ -11,6 +11,7 @@ import (
 
 	zmq "github.com/pebbe/zmq4"
 	"github.com/zapgate/zapgate/broker/internal/netwait"
+	"github.com/zapgate/zapgate/internal/zmqfd"
 	"github.com/zapgate/zapgate/zap"
 )
 
@@ -40,7 +41,11 @@ type Broker struct {
 	box   mailbox
 	stats counters
 
-	sock     *zmq.Socket // the CURVE ROUTER; owned by the loop
+	sock     *zmq.Socket     // the CURVE ROUTER; owned by the loop
+	recv     *zmqfd.Receiver // receives from sock with each frame's connection; owned by the loop
+	conns    *connTable      // the accepted connections, cut past MaxConnectionBacklog (conns.go)
+	connStop chan struct{}   // stops the connection checker
+	connDone chan struct{}   // closed when it has stopped
 	waiter   *netwait.Waiter
 	mon      *monitor
 	endpoint string
@@ -81,11 +86,13 @@ func New(zctx *zmq.Context, cfg Config, authz Authorizer, rec Recorder, log *slo
 		done: make(chan struct{}),
 	}
 	b.st.init()
+	b.conns = newConnTable(newConnOps(), c.MaxConnectionBacklog, c.Offenders, b.tlog)
 	if err := b.open(); err != nil {
 		b.closeSockets()
 		return nil, err
 	}
 	b.box.wake = b.waiter.Wake
+	b.conns.wake = b.waiter.Wake
 	b.pool = newPool(c.Parallelism, authz, rec, b.log, c.CheckTimeout, &b.box)
 	b.log.Info("broker listening", "endpoint", b.endpoint, "heartbeat", c.Heartbeat, "liveness", c.Liveness,
 		"no_worker_wait", c.NoWorkerWait, "recheck", c.Recheck)
@@ -137,10 +144,13 @@ func (b *Broker) open() error {
 			return fmt.Errorf("broker: set %s: %w", o.name, o.err)
 		}
 	}
+	if b.recv, err = zmqfd.New(s, propUserID, propKey, propAddress); err != nil {
+		return fmt.Errorf("broker: %w", err)
+	}
 	if b.waiter, err = netwait.New(s); err != nil {
 		return fmt.Errorf("broker: %w", err)
 	}
-	if b.mon, err = startMonitor(b.zctx, s, b.tlog); err != nil {
+	if b.mon, err = startMonitor(b.zctx, s, b.tlog, b.conns); err != nil {
 		return err
 	}
 	if err := s.Bind(c.Endpoint); err != nil {
@@ -149,6 +159,7 @@ func (b *Broker) open() error {
 	if b.endpoint, err = s.GetLastEndpoint(); err != nil {
 		return fmt.Errorf("broker: last endpoint: %w", err)
 	}
+	b.conns.setEndpoint(b.endpoint)
 	return nil
 }
 
@@ -185,7 +196,14 @@ func (b *Broker) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	b.connStop, b.connDone = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(b.connDone)
+		b.conns.run(b.connStop)
+	}()
 	err := b.loop()
+	close(b.connStop)
+	<-b.connDone
 	b.closeSockets()
 	if b.zapLost.Load() {
 		err = errors.Join(err, errors.New("broker: the ZAP server stopped; socket closed"))
@@ -234,6 +252,9 @@ func (b *Broker) closeSockets() {
 			_ = b.sock.SetLinger(closeLinger)
 		}
 		_ = b.sock.Close()
+	}
+	if b.recv != nil {
+		b.recv.Close()
 	}
 	if b.mon != nil {
 		b.mon.stop()

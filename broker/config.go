@@ -75,6 +75,26 @@ const (
 	DefaultReceiveHWM = 32
 )
 
+// Framing allowance of MinConnectionBacklog: what CURVE and ZMTP add to
+// a message on the wire (per frame a ZMTP header of up to 9 bytes, the
+// 8-byte MESSAGE name, an 8-byte nonce, a 16-byte MAC and a flags byte,
+// rounded up), and libzmq's 8 KiB read buffer with room to spare.
+const (
+	wireFrameOverhead = 64
+	wireReadSlack     = 64 << 10
+)
+
+// MinConnectionBacklog is the least Config.MaxConnectionBacklog can be,
+// and its default: the bytes a sender within the limits can make libzmq
+// hold for one connection while the broker reads nothing from it —
+// receiveHWM complete messages and one being assembled, each at most
+// maxMessageBytes in at most maxFrames frames, with their CURVE and ZMTP
+// framing.
+func MinConnectionBacklog(receiveHWM, maxFrames int, maxMessageBytes int64) int64 {
+	perMessage := maxMessageBytes + int64(maxFrames+1)*wireFrameOverhead
+	return int64(receiveHWM+1)*perMessage + wireReadSlack
+}
+
 // Config configures a Broker. Zero fields take the defaults above; New
 // does not modify the caller's Config.
 //
@@ -172,6 +192,15 @@ type Config struct {
 	// messages (ZMQ_RCVHWM): libzmq stops reading a connection that has
 	// this many complete messages waiting for the broker.
 	ReceiveHWM int
+	// MaxConnectionBacklog limits the bytes libzmq may read from one
+	// connection while the broker reads no message from it; past it the
+	// connection is cut (its socket shut down), audited (broker.drop
+	// connection-backlog) and, when its key is known, counted as an
+	// offence. It bounds what a message libzmq is still assembling can
+	// cost, which no per-message limit can (libzmq shows a message only
+	// once complete). Zero means MinConnectionBacklog, also the least
+	// allowed: below it a sender within the limits could be cut.
+	MaxConnectionBacklog int64
 	// Offenders counts limit violations per key and shuts repeated
 	// offenders out; pass the same one to the ZAP handler so their
 	// handshakes are refused. Nil: a list with shutout's defaults that
@@ -260,6 +289,16 @@ func (c Config) withDefaults() (Config, error) {
 	if out.MaxPeerBytes < out.MaxMessageBytes || out.MaxQueuedBytes < out.MaxPeerBytes {
 		return out, fmt.Errorf("broker: config: want max_message_bytes %d <= max_peer_bytes %d <= max_queued_bytes %d",
 			out.MaxMessageBytes, out.MaxPeerBytes, out.MaxQueuedBytes)
+	}
+	least := MinConnectionBacklog(out.ReceiveHWM, out.MaxFrames, out.MaxMessageBytes)
+	switch {
+	case out.MaxConnectionBacklog < 0:
+		return out, fmt.Errorf("broker: config: max_connection_backlog %d is negative", out.MaxConnectionBacklog)
+	case out.MaxConnectionBacklog == 0:
+		out.MaxConnectionBacklog = least
+	case out.MaxConnectionBacklog < least:
+		return out, fmt.Errorf("broker: config: max_connection_backlog %d is below %d, what (receive_hwm %d + 1) messages of max_message_bytes %d in max_frames %d frames take on the wire: senders within the limits would be cut",
+			out.MaxConnectionBacklog, least, out.ReceiveHWM, out.MaxMessageBytes, out.MaxFrames)
 	}
 	if out.Offenders == nil {
 		out.Offenders = shutout.New(shutout.Config{})

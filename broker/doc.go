@@ -16,6 +16,14 @@
 // an earlier one held. A worker is authorized again each time a request
 // is dispatched to it, before the request's content is sent.
 //
+// Memory (docs/security.md, "Memory bound"): messages are bounded in
+// frames and bytes as they are read, held bytes per peer and broker-wide,
+// and what libzmq holds per connection before a message is complete by
+// closing a connection from which libzmq read more than
+// Config.MaxConnectionBacklog with no message delivered (conns.go). Run's
+// loop owns the socket; the socket monitor and the connection checker run
+// on goroutines of their own and touch file descriptors, never the socket.
+//
 // Start order (security invariant 1): create the zmq context, start the
 // zap.Server, then New (which checks a ZAP handler is bound), then Run.
 // Stop in reverse: Close (or cancel Run's context), the zap.Server, then

@@ -38,28 +38,26 @@ type inbound struct {
 // Config.MaxMessageBytes; the rest is read and dropped, so a message
 // never costs the broker more than the limit however long it is. Metadata
 // comes from the first body frame: libzmq 4.3.4 drops it from a
-// routing-id frame that a poll prefetched.
+// routing-id frame that a poll prefetched. So does the connection the
+// message came from (ZMQ_SRCFD), which the connection accounting is told
+// of (conns.go).
 func (b *Broker) readMessage() (inbound, error) {
-	first, props, err := b.sock.RecvBytesWithMetadata(0, propUserID, propKey, propAddress)
+	first, err := b.recv.RecvMeta(0)
 	if err != nil {
 		return inbound{}, fmt.Errorf("broker: receive: %w", err)
 	}
-	in := inbound{who: Peer{UserID: props[propUserID], Key: props[propKey], Address: props[propAddress]}}
-	in.add(first, &b.cfg)
-	for {
-		more, err := b.sock.GetRcvmore()
+	in := inbound{who: Peer{UserID: first.Props[0], Key: first.Props[1], Address: first.Props[2]}}
+	b.conns.delivered(first.FD, in.who)
+	in.add(first.Data, &b.cfg)
+	for more := first.More; more; {
+		f, err := b.recv.Recv(0)
 		if err != nil {
 			return in, fmt.Errorf("broker: receive: %w", err)
 		}
-		if !more {
-			return in, nil
-		}
-		f, err := b.sock.RecvBytes(0)
-		if err != nil {
-			return in, fmt.Errorf("broker: receive: %w", err)
-		}
-		in.add(f, &b.cfg)
+		in.add(f.Data, &b.cfg)
+		more = f.More
 	}
+	return in, nil
 }
 
 // add counts a frame and keeps it while the message is within the limits.

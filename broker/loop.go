@@ -33,6 +33,7 @@ func (b *Broker) loop() error {
 			return err
 		}
 		spare = b.applyResults(spare)
+		b.applyCuts()
 		if b.zapLost.Load() {
 			return nil
 		}

@@ -60,6 +60,9 @@ type Stats struct {
 	// DispatchRefused counts requests taken back from a worker whose
 	// authorization failed at dispatch, before their content was sent.
 	DispatchRefused uint64
+	// ConnectionsCut counts connections cut for their backlog or because
+	// their key was shut out.
+	ConnectionsCut uint64
 }
 
 type counters struct {
@@ -67,7 +70,7 @@ type counters struct {
 	slowSubscribers, workersRefused, workersRevoked, workersExpired  atomic.Uint64
 	spoofedReplies, unauthenticated, malformed, overloaded           atomic.Uint64
 	undeliverable, auditSkipped                                      atomic.Uint64
-	tooLarge, shutOut, shutOutRefused                                atomic.Uint64
+	tooLarge, shutOut, shutOutRefused, connCut                       atomic.Uint64
 	foreignRoutingIDs, dispatchRefused                               atomic.Uint64
 	r400, r403, r404, r500, r502, r503                               atomic.Uint64
 }
@@ -106,5 +109,6 @@ func (b *Broker) Stats() Stats {
 		Undeliverable: c.undeliverable.Load(), AuditSkipped: c.auditSkipped.Load(),
 		TooLarge: c.tooLarge.Load(), ShutOut: c.shutOut.Load(), ShutOutRefused: c.shutOutRefused.Load(),
 		ForeignRoutingIDs: c.foreignRoutingIDs.Load(), DispatchRefused: c.dispatchRefused.Load(),
+		ConnectionsCut: c.connCut.Load(),
 	}
 }

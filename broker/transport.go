@@ -31,6 +31,7 @@ type monitor struct {
 	quit  chan struct{}
 	done  chan struct{}
 	conns map[int]string // fd → peer address
+	table *connTable     // told of every accepted and closed connection
 	fail  *handshakeFailure
 }
 
@@ -44,7 +45,7 @@ type handshakeFailure struct {
 // DISCONNECTED that names its peer.
 const failureWait = 100 * time.Millisecond
 
-func startMonitor(zctx *zmq.Context, sock *zmq.Socket, log *slog.Logger) (*monitor, error) {
+func startMonitor(zctx *zmq.Context, sock *zmq.Socket, log *slog.Logger, table *connTable) (*monitor, error) {
 	addr := fmt.Sprintf("inproc://zapgate-broker-monitor-%d", monitorSeq.Add(1))
 	if err := sock.Monitor(addr, monitorEvents); err != nil {
 		return nil, fmt.Errorf("broker: monitor: %w", err)
@@ -63,7 +64,7 @@ func startMonitor(zctx *zmq.Context, sock *zmq.Socket, log *slog.Logger) (*monit
 		pair.Close()
 		return nil, fmt.Errorf("broker: monitor: %w", err)
 	}
-	m := &monitor{pair: pair, wait: w, log: log, quit: make(chan struct{}), done: make(chan struct{}), conns: map[int]string{}}
+	m := &monitor{pair: pair, wait: w, log: log, quit: make(chan struct{}), done: make(chan struct{}), conns: map[int]string{}, table: table}
 	go m.run()
 	return m, nil
 }
@@ -116,6 +117,7 @@ func (m *monitor) handle(ev zmq.Event, addr string, value int) {
 		m.flush()
 		peer := peerAddress(value)
 		m.conns[value] = peer
+		m.table.accepted(value)
 		m.log.Info("accepted", "peer", peer, "endpoint", addr)
 	case zmq.EVENT_HANDSHAKE_FAILED_AUTH, zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL:
 		m.flush()
@@ -123,6 +125,7 @@ func (m *monitor) handle(ev zmq.Event, addr string, value int) {
 	case zmq.EVENT_DISCONNECTED:
 		peer, ok := m.conns[value]
 		delete(m.conns, value)
+		m.table.closed(value)
 		if !ok {
 			peer = "unknown"
 		}

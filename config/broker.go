@@ -11,6 +11,7 @@ func (b *Broker) validateLimits(bad func(path, format string, args ...any)) {
 		{"max_message_bytes", b.MaxMessageBytes},
 		{"max_peer_bytes", b.MaxPeerBytes},
 		{"max_queued_bytes", b.MaxQueuedBytes},
+		{"max_connection_backlog", b.MaxConnectionBacklog},
 	}
 	for _, s := range sizes {
 		if s.v < 0 {

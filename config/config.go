@@ -126,6 +126,12 @@ type Broker struct {
 	// ReceiveHWM is the per-connection receive high-water mark in
 	// messages (ZMQ_RCVHWM, default 32).
 	ReceiveHWM int `yaml:"receive_hwm"`
+	// MaxConnectionBacklog bounds the bytes libzmq may read from one
+	// connection while the broker reads no message from it; past it the
+	// connection is closed and audited (broker.drop connection-backlog).
+	// Default and least allowed: (receive_hwm + 1) × (max_message_bytes +
+	// 64 × (max_frames + 1)) + 64 KiB, 66 MiB with the defaults.
+	MaxConnectionBacklog int64 `yaml:"max_connection_backlog"`
 	// Offences is how many offences (oversized messages) within
 	// OffenceWindow shut a key out (default 3).
 	Offences int `yaml:"offences"`

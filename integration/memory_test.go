@@ -155,6 +155,13 @@ func TestMemoryBoundUnderOversizedMessages(t *testing.T) {
 // connect, and keys DIR/legit.key and DIR/outsider.key bound to them.
 func memoryServeEnv(t *testing.T) *serveEnv {
 	t.Helper()
+	return memoryServeEnvWith(t, limitReceiveHWM, "")
+}
+
+// memoryServeEnvWith is memoryServeEnv with receive_hwm hwm and extra
+// broker settings (indented YAML lines).
+func memoryServeEnvWith(t *testing.T, hwm int, extra string) *serveEnv {
+	t.Helper()
 	e := newServeEnv(t)
 	dir := "version: 1\nprincipals:\n  LEGIT01: {groups: [ops]}\n  OUTSIDER01: {groups: [outsiders]}\n"
 	policy := `version: 1
@@ -181,8 +188,8 @@ bindings:
   offences: %d
   offence_window: %s
   shut_out: %s
-`, limitMaxMessageSize, limitMaxFrames, limitMaxBytes, limitPeerBytes, limitQueuedBytes, limitReceiveHWM,
-		limitOffences, limitOffenceWindow, limitShutOut)
+`, limitMaxMessageSize, limitMaxFrames, limitMaxBytes, limitPeerBytes, limitQueuedBytes, hwm,
+		limitOffences, limitOffenceWindow, limitShutOut) + extra
 	cfg, err := os.ReadFile(e.config)
 	if err != nil {
 		t.Fatal(err)
@@ -231,8 +238,9 @@ func attackSocket(t *testing.T, e *serveEnv, name string) *zmq.Socket {
 
 // sendOversized sends n attack messages, each a request for proxy
 // task.start with attackFrames frames in all, and returns the refusals it
-// got back ("CODE reason"), reading after each message until none comes
-// within a few seconds (a shut-out connection may stop answering).
+// got back ("CODE reason"), reading after each message; it stops at the
+// first message not answered within 15 s (a shut-out key's connection is
+// closed and its handshakes refused).
 func sendOversized(t *testing.T, s *zmq.Socket, n int) []string {
 	t.Helper()
 	chunk := bytes.Repeat([]byte{'x'}, attackFrameSize)
@@ -256,8 +264,10 @@ func sendOversized(t *testing.T, s *zmq.Socket, n int) []string {
 		s.SetRcvtimeo(15 * time.Second)
 		reply, err := s.RecvMessageBytes(0)
 		if err != nil {
-			t.Logf("attack message %d: no answer (%v)", i, err)
-			continue
+			// Once the key is shut out the broker closes its connection
+			// and refuses its handshakes: nothing more gets through.
+			t.Logf("attack message %d: no answer (%v); the connection is closed", i, err)
+			return refusals
 		}
 		if len(reply) >= 6 && string(reply[3]) == "zapgate.error" {
 			refusals = append(refusals, string(reply[4])+" "+string(reply[5]))
