@@ -225,7 +225,8 @@ func TestShutOutKeyConnectionCut(t *testing.T) {
 func TestMinConnectionBacklog(t *testing.T) {
 	_, sec, _ := certs.GenerateKeypair()
 	testSecret := func() certs.SecretKey { return sec }
-	c, err := Config{Endpoint: "tcp://127.0.0.1:*", ServerSecret: testSecret()}.withDefaults()
+	rids := newKeyTable().minter
+	c, err := Config{Endpoint: "tcp://127.0.0.1:*", ServerSecret: testSecret(), RoutingIDs: rids}.withDefaults()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +234,7 @@ func TestMinConnectionBacklog(t *testing.T) {
 	if c.MaxConnectionBacklog != want || want < int64(DefaultReceiveHWM+1)*DefaultMaxMessageBytes {
 		t.Errorf("default %d, want %d", c.MaxConnectionBacklog, want)
 	}
-	_, err = Config{Endpoint: "tcp://127.0.0.1:*", ServerSecret: testSecret(), MaxConnectionBacklog: want - 1}.withDefaults()
+	_, err = Config{Endpoint: "tcp://127.0.0.1:*", ServerSecret: testSecret(), RoutingIDs: rids, MaxConnectionBacklog: want - 1}.withDefaults()
 	if err == nil {
 		t.Error("a backlog below what senders within the limits need was accepted")
 	}
