@@ -60,7 +60,7 @@ func (s *Service) record(ctx context.Context, at *attempt, outcome audit.Outcome
 	field("detail", detail)
 	rec.Reason = b.String()
 	if d := at.decision; d != nil {
-		rec.Roles, rec.RuleID, rec.Ruleset = d.Roles, d.Rule.ID, d.Revision
+		rec.Roles, rec.RuleID, rec.Ruleset, rec.PolicyHash = d.Roles, d.Rule.ID, d.Revision, d.PolicyHash
 	}
 	// A client that hangs up must not turn a record that is being made
 	// durable into a refusal: the wait keeps the request's values but not
