@@ -97,3 +97,17 @@ func TestConnectTimeoutDefaults(t *testing.T) {
 		t.Error("negative connect_timeout accepted")
 	}
 }
+
+// TestServerTimeLimitCoversTimeout: the server-side limit never stops a
+// search before the client's own Timeout, even on a server (Samba) that
+// counts whole seconds from the start of the current one.
+func TestServerTimeLimitCoversTimeout(t *testing.T) {
+	for timeout, want := range map[time.Duration]int{
+		200 * time.Millisecond: 2, time.Second: 2, 1500 * time.Millisecond: 3, 10 * time.Second: 11,
+	} {
+		d := &Directory{cfg: Config{Timeout: timeout}}
+		if got := d.timeLimit(); got != want {
+			t.Errorf("timeout %s: time limit %ds, want %ds", timeout, got, want)
+		}
+	}
+}
