@@ -152,14 +152,16 @@ func TestSambaSilentAndFailover(t *testing.T) {
 	refused := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	nested := []string{"All Staff", "Backup Servers", "Ops"}
 
-	// cfg is s.config() over LDAPS or StartTLS to the given host:ports: a
-	// silent server is given up on after its own 1s connect budget, and
-	// Samba's searches (the in-chain search is the slow one) get 10s each,
-	// on the client and as the server-side time limit, so a loaded 2-CPU
-	// machine does not turn a slow answer into "Time Limit Exceeded".
+	// cfg is s.config() over LDAPS or StartTLS to the given host:ports.
+	// Each URL has its own 3s connect budget (dial, TLS, bind): a silent
+	// server costs exactly that, and Samba, single-process on a loaded
+	// 2-CPU machine, has taken over 1s to complete TLS and bind. Samba's
+	// searches (the in-chain search is the slow one) get 10s each, so a
+	// slow answer is not cut into "Time Limit Exceeded".
+	const connect = 3 * time.Second
 	cfg := func(starttls bool, addrs ...string) zldap.Config {
 		c := s.config()
-		c.URLs, c.StartTLS, c.ConnectTimeout, c.Timeout = nil, starttls, time.Second, 10*time.Second
+		c.URLs, c.StartTLS, c.ConnectTimeout, c.Timeout = nil, starttls, connect, 10*time.Second
 		for _, a := range addrs {
 			if starttls {
 				c.URLs = append(c.URLs, "ldap://"+a)
@@ -170,9 +172,9 @@ func TestSambaSilentAndFailover(t *testing.T) {
 		return c
 	}
 	// unavailable asserts that a lookup through d fails as unavailable on
-	// the directory's own budgets (1s per silent server, 10s for a search
-	// on a paused one), well before a generous caller deadline: within
-	// the given time (the budgets plus slack for a loaded machine).
+	// the directory's own budgets (connect per silent server, 10s for a
+	// search on a paused one), well before a generous caller deadline:
+	// within the given time (the budgets plus slack for a loaded machine).
 	unavailable := func(t *testing.T, d *zldap.Directory, within time.Duration) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -213,9 +215,9 @@ func TestSambaSilentAndFailover(t *testing.T) {
 	}{{"ldaps", false, adLDAPSAddr}, {"starttls", true, adLDAPAddr}} {
 		t.Run(tr.name, func(t *testing.T) {
 			t.Run("only silent servers", func(t *testing.T) {
-				// One connect budget (1s) each, not the search timeout.
-				unavailable(t, newDir(t, cfg(tr.starttls, silent)), 5*time.Second)
-				unavailable(t, newDir(t, cfg(tr.starttls, refused, silent)), 5*time.Second)
+				// One connect budget each, not the search timeout.
+				unavailable(t, newDir(t, cfg(tr.starttls, silent)), connect+3*time.Second)
+				unavailable(t, newDir(t, cfg(tr.starttls, refused, silent)), connect+3*time.Second)
 			})
 			t.Run("silent then samba", func(t *testing.T) {
 				found(t, newDir(t, cfg(tr.starttls, silent, tr.samba)))
@@ -238,7 +240,7 @@ func TestSambaSilentAndFailover(t *testing.T) {
 		s.pause(t)
 		unavailable(t, d, 30*time.Second) // a search on the pooled connection: 10s
 		// A second, silent-then-nothing list: still unavailable, not hung.
-		unavailable(t, newDir(t, cfg(false, silent, adLDAPSAddr)), 10*time.Second)
+		unavailable(t, newDir(t, cfg(false, silent, adLDAPSAddr)), 2*connect+4*time.Second)
 		s.resume()
 		found(t, d)
 	})
