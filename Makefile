@@ -6,9 +6,12 @@ export PATH := $(PATH):/usr/local/go/bin:$(shell $(GO) env GOPATH 2>/dev/null)/b
 # Debian packages the build and the tests need.
 APT_PACKAGES := libzmq3-dev pkg-config python3-zmq gcc rsyslog rsyslog-gnutls openssl slapd ldap-utils samba samba-ad-dc samba-ad-provision samba-dsdb-modules winbind
 FUZZTIME ?= 5s
+FUZZTIME_LONG ?= 10m
+FUZZ_TARGETS ?=
+FUZZ_NICE ?= 10
 BENCHTIME ?= 2s
 
-.PHONY: help deps build test unit integration fuzz lint demo bench clean
+.PHONY: help deps build test unit integration fuzz fuzz-long lint demo bench clean
 
 help: ## Show this help.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -46,6 +49,9 @@ integration: ## Run the integration suite against real servers (build tag integr
 
 fuzz: ## Run every fuzz target for FUZZTIME (default 5s) each.
 	@scripts/fuzz.sh $(FUZZTIME)
+
+fuzz-long: ## Run every fuzz target for FUZZTIME_LONG (10m, or e.g. 10000000x) and print executions per target.
+	@FUZZ_TARGETS='$(FUZZ_TARGETS)' FUZZ_REPORT=1 nice -n $(FUZZ_NICE) scripts/fuzz.sh $(FUZZTIME_LONG)
 
 lint: ## gofmt, go vet, and staticcheck when it installs from the Go module proxy.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -90,7 +90,7 @@ func TestRequestAllowedAndRefused(t *testing.T) {
 
 	ok := e.rec.find(func(ev Event) bool { return ev.Action == ActionRequest && ev.Outcome == OutcomeSuccess })
 	if len(ok) != 1 || ok[0].Principal != "BACKUP01$" || ok[0].Command != "task.start" || ok[0].RuleID != "grant#1" ||
-		ok[0].Ruleset != "test" || ok[0].Key != client.key.Fingerprint() || ok[0].Source != "127.0.0.1" {
+		ok[0].Ruleset != "test" || len(ok[0].PolicyHash) != len("sha256:")+16 || ok[0].Key != client.key.Fingerprint() || ok[0].Source != "127.0.0.1" {
 		t.Fatalf("request events %+v", ok)
 	}
 	denied := e.rec.wait(t, "denial", func(ev Event) bool { return ev.Action == ActionRequest && ev.Outcome == OutcomeFailure })

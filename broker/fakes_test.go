@@ -101,7 +101,7 @@ func (a *tableAuthz) Authorize(_ context.Context, peer Peer, act policy.Action) 
 	}
 	for i, g := range a.grants[peer.UserID] {
 		if covers(strings.Fields(g), act) {
-			return policy.Decision{Allow: true, Roles: []string{"test"}, Rule: policy.Rule{Kind: policy.RuleGrant, ID: fmt.Sprintf("grant#%d", i+1)}, Revision: "test"}, nil
+			return policy.Decision{Allow: true, Roles: []string{"test"}, Rule: policy.Rule{Kind: policy.RuleGrant, ID: fmt.Sprintf("grant#%d", i+1)}, Revision: "test", PolicyHash: "sha256:0123456789abcdef"}, nil
 		}
 	}
 	return policy.Decision{Rule: policy.Rule{ID: "default-deny"}, Revision: "test"}, nil

@@ -127,4 +127,7 @@ type Event struct {
 	RuleID string
 	// Ruleset is the policy revision that decided.
 	Ruleset string
+	// PolicyHash is the content hash of the policy that decided
+	// (policy.Policy.ContentHash).
+	PolicyHash string
 }

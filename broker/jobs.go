@@ -213,7 +213,7 @@ func (p *pool) event(s *shard, j *job) (Event, bool) {
 	ev.Key = s.fingerprint(j.who.Key)
 	if j.action.Kind != 0 {
 		d := j.decision
-		ev.Roles, ev.RuleID, ev.Ruleset = d.Roles, d.Rule.ID, d.Revision
+		ev.Roles, ev.RuleID, ev.Ruleset, ev.PolicyHash = d.Roles, d.Rule.ID, d.Revision, d.PolicyHash
 		switch {
 		case j.authErr != nil:
 			ev.Outcome, ev.Reason = OutcomeFailure, mdp.ReasonInternal

@@ -42,7 +42,7 @@ func TestEnrollBinds(t *testing.T) {
 	}
 	rec := h.rec.last(t)
 	if rec.Action != "keys.enroll" || rec.Outcome != audit.OutcomeSuccess || rec.User != "alice@corp.example.com" || rec.Key != fp ||
-		rec.RuleID != "role:enroller:enroll#1" || rec.Ruleset != "enroll-unit" || fmt.Sprint(rec.Groups) != "[okta:backup-admins]" ||
+		rec.RuleID != "role:enroller:enroll#1" || rec.Ruleset != "enroll-unit" || len(rec.PolicyHash) != len("sha256:")+16 || fmt.Sprint(rec.Groups) != "[okta:backup-admins]" ||
 		!strings.HasPrefix(rec.Reason, `bound principal="PROXY01$" approvers="alice@corp.example.com" iss="`+h.iss.URL()+`" sub="00u-alice"`) ||
 		!rec.SourceIP.IsLoopback() {
 		t.Errorf("audit record: %+v", rec)

@@ -59,7 +59,7 @@ func auditRecord(at *attempt, outcome audit.Outcome, code, detail string) audit.
 	field("detail", detail)
 	rec.Reason = b.String()
 	if d := at.decision; d != nil {
-		rec.Roles, rec.RuleID, rec.Ruleset = d.Roles, d.Rule.ID, d.Revision
+		rec.Roles, rec.RuleID, rec.Ruleset, rec.PolicyHash = d.Roles, d.Rule.ID, d.Revision, d.PolicyHash
 	}
 	return rec
 }

@@ -152,11 +152,16 @@ func TestSambaSilentAndFailover(t *testing.T) {
 	refused := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	nested := []string{"All Staff", "Backup Servers", "Ops"}
 
-	// cfg is s.config() over LDAPS or StartTLS to the given host:ports, with
-	// a 1s timeout per attempt.
+	// cfg is s.config() over LDAPS or StartTLS to the given host:ports.
+	// Each URL has its own 3s connect budget (dial, TLS, bind): a silent
+	// server costs exactly that, and Samba, single-process on a loaded
+	// 2-CPU machine, has taken over 1s to complete TLS and bind. Samba's
+	// searches (the in-chain search is the slow one) get 10s each, so a
+	// slow answer is not cut into "Time Limit Exceeded".
+	const connect = 3 * time.Second
 	cfg := func(starttls bool, addrs ...string) zldap.Config {
 		c := s.config()
-		c.URLs, c.StartTLS, c.Timeout = nil, starttls, time.Second
+		c.URLs, c.StartTLS, c.ConnectTimeout, c.Timeout = nil, starttls, connect, 10*time.Second
 		for _, a := range addrs {
 			if starttls {
 				c.URLs = append(c.URLs, "ldap://"+a)
@@ -167,24 +172,36 @@ func TestSambaSilentAndFailover(t *testing.T) {
 		return c
 	}
 	// unavailable asserts that a lookup through d fails as unavailable on
-	// the directory's own timeout, well before a generous caller deadline.
-	unavailable := func(t *testing.T, d *zldap.Directory) {
+	// the directory's own budgets (connect per silent server, 10s for a
+	// search on a paused one), well before a generous caller deadline:
+	// within the given time (the budgets plus slack for a loaded machine).
+	unavailable := func(t *testing.T, d *zldap.Directory, within time.Duration) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
+		start := time.Now()
 		_, err := d.Lookup(ctx, "PROXY01$")
+		if el := time.Since(start); el > within {
+			t.Fatalf("unavailable after %s, not within %s: %v", el.Round(time.Millisecond), within, err)
+		}
 		if ctx.Err() != nil {
-			t.Fatalf("lookup ran into the caller's 1 minute deadline, not the configured 1s timeout: %v", err)
+			t.Fatalf("lookup ran into the caller's 1 minute deadline, not the configured budgets: %v", err)
 		}
 		if !errors.Is(err, idp.ErrUnavailable) || errors.Is(err, idp.ErrNotFound) {
 			t.Fatalf("err = %v, want unavailable", err)
 		}
 	}
+	// found asserts that a lookup through d finds PROXY01$ with its nested
+	// groups. Its caller deadline is generous for a loaded machine; the
+	// budgets that matter are the directory's own (see cfg).
 	found := func(t *testing.T, d *zldap.Directory) {
 		t.Helper()
-		id, err := lookup(t, d, "PROXY01$")
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		start := time.Now()
+		id, err := d.Lookup(ctx, "PROXY01$")
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("after %s: %v", time.Since(start).Round(time.Millisecond), err)
 		}
 		if got := groupCNs(id); id.Principal != "PROXY01$" || !id.Enabled || !slices.Equal(got, nested) {
 			t.Fatalf("identity = %+v, groups %v", id, got)
@@ -198,8 +215,9 @@ func TestSambaSilentAndFailover(t *testing.T) {
 	}{{"ldaps", false, adLDAPSAddr}, {"starttls", true, adLDAPAddr}} {
 		t.Run(tr.name, func(t *testing.T) {
 			t.Run("only silent servers", func(t *testing.T) {
-				unavailable(t, newDir(t, cfg(tr.starttls, silent)))
-				unavailable(t, newDir(t, cfg(tr.starttls, refused, silent)))
+				// One connect budget each, not the search timeout.
+				unavailable(t, newDir(t, cfg(tr.starttls, silent)), connect+3*time.Second)
+				unavailable(t, newDir(t, cfg(tr.starttls, refused, silent)), connect+3*time.Second)
 			})
 			t.Run("silent then samba", func(t *testing.T) {
 				found(t, newDir(t, cfg(tr.starttls, silent, tr.samba)))
@@ -220,9 +238,9 @@ func TestSambaSilentAndFailover(t *testing.T) {
 		d := newDir(t, cfg(false, adLDAPSAddr))
 		found(t, d)
 		s.pause(t)
-		unavailable(t, d)
+		unavailable(t, d, 30*time.Second) // a search on the pooled connection: 10s
 		// A second, silent-then-nothing list: still unavailable, not hung.
-		unavailable(t, newDir(t, cfg(false, silent, adLDAPSAddr)))
+		unavailable(t, newDir(t, cfg(false, silent, adLDAPSAddr)), 2*connect+4*time.Second)
 		s.resume()
 		found(t, d)
 	})

@@ -32,7 +32,7 @@ func (p *Policy) Decide(subject Subject, action Action) Decision {
 	action.Source = normSource(action.Source)
 	valid := action.check() == ""
 	deny := p.match(&subject, &action, valid, set)
-	d := Decision{Roles: p.roleNames(set), Revision: p.revision}
+	d := Decision{Roles: p.roleNames(set), Revision: p.revision, PolicyHash: p.contentHash}
 	switch {
 	case !valid:
 		d.Rule = p.rules[invalidRule.ID]

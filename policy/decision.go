@@ -106,6 +106,9 @@ type Decision struct {
 	// Revision is the policy's declared revision, or "sha256:" and the
 	// first 12 hex digits of the SHA-256 of the file's bytes.
 	Revision string
+	// PolicyHash is the deciding policy's ContentHash; audit records carry
+	// it as zapgate.policy_hash.
+	PolicyHash string
 }
 
 // Outcome returns "allow" or "deny".

@@ -15,15 +15,18 @@
 // Policy.Decide is pure: no I/O, no locks, and no allocation apart from
 // the returned roles slice. Its Decision carries the exact Rule that
 // decided (a deny rule, a role's permission entry, or the default deny)
-// and the policy revision, for the audit record; Policy.Explain gives the
+// and the policy revision and content hash, for the audit record;
+// Policy.Explain gives the
 // whole chain for "zapgate policy explain". Diff compares two policies'
 // decisions for review.
 //
 // Store serves a policy to the broker and replaces it atomically when the
 // file changes (Watch, fsnotify on the directory, debounced) or on
-// Reload (SIGHUP): the new file must verify, validate and pass its tests,
-// or the last good policy keeps serving and the failure is logged and
-// counted (Status).
+// Reload (SIGHUP): the new file must be complete (no process holds it
+// open for writing, and it is unchanged over a settle interval; see
+// ErrIncomplete), verify, validate and pass its tests, or the last good
+// policy keeps serving and the failure is logged and counted (Status). A
+// reload that drops deny rules or tests is reported (Weakened).
 //
 // Example:
 //

@@ -31,8 +31,14 @@ func FuzzLoad(f *testing.F) {
 			return
 		}
 		q, err := Parse("fuzz.yaml", data)
-		if err != nil || q.Revision() != p.Revision() {
+		if err != nil || q.Revision() != p.Revision() || q.ContentHash() != p.ContentHash() {
 			t.Fatal("parsing twice differs")
+		}
+		if !strings.HasPrefix(p.ContentHash(), "sha256:") || !strings.HasPrefix(p.Hash(), p.ContentHash()[7:]) {
+			t.Fatalf("content hash %q of %s", p.ContentHash(), p.Hash())
+		}
+		if w := Weakened(p, q); w != nil {
+			t.Fatalf("a policy weakens itself: %+v", w)
 		}
 		subjects := []Subject{{}, {Principal: "PROXY01$", Groups: []string{ops, quarantine, "okta:x", "plain"}}}
 		for _, b := range p.bindings {

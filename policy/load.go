@@ -31,7 +31,13 @@ func Load(path string, opts LoadOptions) (*Policy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("policy: read %s: %w", path, err)
 	}
+	return loadData(path, data, opts)
+}
+
+// loadData is Load of the bytes data already read from path.
+func loadData(path string, data []byte, opts LoadOptions) (*Policy, error) {
 	var signer PublicKey
+	var err error
 	if opts.RequireSignature {
 		if signer, err = verifyFile(path, data, opts.TrustedKeys); err != nil {
 			return nil, err

@@ -12,6 +12,7 @@ type Policy struct {
 	file        string
 	revision    string
 	hash        string // hex SHA-256 of the file's bytes
+	contentHash string // "sha256:" and hash[:16], see ContentHash
 	description string
 	signedBy    string // key ID of the verified signature, if any
 
@@ -74,6 +75,7 @@ func Parse(name string, data []byte) (*Policy, error) {
 		p, cerrs := compile(name, data, raw)
 		errs = append(errs, cerrs...)
 		if len(errs) == 0 {
+			p.contentHash = "sha256:" + p.hash[:16]
 			sort.SliceStable(p.warnings, func(i, j int) bool { return p.warnings[i].Line < p.warnings[j].Line })
 			return p, nil
 		}
@@ -96,6 +98,17 @@ func (p *Policy) Revision() string {
 
 // Hash returns the hex SHA-256 of the policy file's bytes.
 func (p *Policy) Hash() string { return p.hash }
+
+// ContentHash returns the short content hash audit records carry beside
+// the revision: "sha256:" and the first 16 hex digits of Hash, or "" for
+// a nil policy. Unlike the revision, which the file declares and an
+// in-place edit may leave unchanged, it names the exact bytes loaded.
+func (p *Policy) ContentHash() string {
+	if p == nil {
+		return ""
+	}
+	return p.contentHash
+}
 
 // Description returns the policy's description: text.
 func (p *Policy) Description() string { return p.description }

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -29,6 +30,10 @@ type StoreOptions struct {
 	// Resync is how often Watch reloads without events, to recover from
 	// lost events; 0 means one minute, a negative value disables it.
 	Resync time.Duration
+	// Settle is how long a reload waits between the two reads of the file
+	// that must return the same bytes before it is loaded (see
+	// ErrIncomplete); 0 means 100ms. The first load (Open) does not wait.
+	Settle time.Duration
 	// OnReload, when set, is called after every load attempt, the first
 	// included (e.g. to write a policy.reload audit record). It must not
 	// block for long.
@@ -46,8 +51,14 @@ type ReloadEvent struct {
 	Revision string
 	// Previous is the revision that served before it ("" on open).
 	Previous string
+	// Hash and PreviousHash are the content hashes (Policy.ContentHash)
+	// of the policy serving after and before the attempt.
+	Hash, PreviousHash string
 	// Changed is true when a different policy was swapped in.
 	Changed bool
+	// Weakened, when Changed, lists the deny rules and tests the new
+	// policy removed, with the policy diff; nil when it removed none.
+	Weakened *Weakening
 	// Err is why the attempt failed, nil on success. On failure the
 	// previous policy keeps serving.
 	Err error
@@ -96,6 +107,9 @@ type Store struct {
 	runMu sync.Mutex
 	stop  context.CancelFunc
 	done  chan error
+
+	probeWarned atomic.Bool // the open-for-writing probe failed once
+	waiting     atomic.Bool // an incomplete file was reported; cleared by the next load
 }
 
 type failure struct {
@@ -118,6 +132,9 @@ func Open(opts StoreOptions) (*Store, error) {
 	if s.opts.Resync == 0 {
 		s.opts.Resync = time.Minute
 	}
+	if s.opts.Settle <= 0 {
+		s.opts.Settle = 100 * time.Millisecond
+	}
 	if err := s.load("open"); err != nil {
 		return nil, err
 	}
@@ -137,10 +154,11 @@ func (s *Store) Roles(subject Subject) []string {
 	return s.current.Load().Roles(subject)
 }
 
-// Reload loads the file again now (call it on SIGHUP). On success the new
-// policy serves from the next decision on; on failure the last good policy
-// keeps serving, the failure is logged and counted, and the error is
-// returned.
+// Reload loads the file again now (call it on SIGHUP), once it is complete
+// (see ErrIncomplete). On success the new policy serves from the next
+// decision on; on failure, an incomplete file included, the last good
+// policy keeps serving, the failure is logged and counted, and the error
+// is returned.
 func (s *Store) Reload() error { return s.load("reload") }
 
 // load makes one load attempt.
@@ -148,9 +166,19 @@ func (s *Store) load(trigger string) error {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 	prev := s.current.Load()
-	ev := ReloadEvent{Trigger: trigger, Revision: prev.Revision(), Previous: prev.Revision()}
-	p, err := s.read()
+	ev := ReloadEvent{Trigger: trigger, Revision: prev.Revision(), Previous: prev.Revision(),
+		Hash: prev.ContentHash(), PreviousHash: prev.ContentHash()}
+	p, err := s.read(trigger != "open")
 	ev.At = time.Now()
+	if err != nil && errors.Is(err, ErrIncomplete) && trigger != "reload" {
+		// Watch tries again after Debounce; nothing failed yet.
+		if !s.waiting.Swap(true) {
+			s.log.Info("policy file is being written; the last good policy keeps serving until it is complete",
+				"trigger", trigger, "revision", prev.Revision(), "policy_hash", prev.ContentHash(), "err", err)
+		}
+		return err
+	}
+	s.waiting.Store(false)
 	if err != nil {
 		s.failures.Add(1)
 		s.lastErr.Store(&failure{msg: err.Error(), at: ev.At})
@@ -173,10 +201,18 @@ func (s *Store) load(trigger string) error {
 	if prev != nil {
 		s.reloads.Add(1)
 	}
-	ev.Revision, ev.Changed = p.revision, true
+	ev.Revision, ev.Hash, ev.Changed = p.revision, p.ContentHash(), true
 	c := p.Counts()
 	s.log.Info("policy loaded", "trigger", trigger, "revision", p.revision, "previous", prev.Revision(),
+		"policy_hash", p.ContentHash(), "previous_hash", prev.ContentHash(),
 		"sha256", p.hash, "signed_by", p.signedBy, "roles", c.Roles, "bindings", c.Bindings, "deny", c.Deny, "tests", c.Tests)
+	if prev != nil {
+		if ev.Weakened = Weakened(prev, p); ev.Weakened != nil {
+			s.log.Warn("policy reload removed deny rules or tests", "trigger", trigger,
+				"revision", p.revision, "policy_hash", p.ContentHash(), "previous", prev.Revision(), "previous_hash", prev.ContentHash(),
+				"removed_deny", ev.Weakened.Deny, "removed_tests", ev.Weakened.Tests, "diff", ev.Weakened.Diff)
+		}
+	}
 	for _, w := range p.warnings {
 		s.log.Warn("policy warning", "warning", w.Error())
 	}
@@ -184,8 +220,9 @@ func (s *Store) load(trigger string) error {
 	return nil
 }
 
-// read loads the file with every check the options ask for.
-func (s *Store) read() (*Policy, error) {
+// read loads the file with every check the options ask for; complete
+// waits until the file is complete (readComplete).
+func (s *Store) read(complete bool) (*Policy, error) {
 	opts := LoadOptions{RequireSignature: s.opts.RequireSignature, RunTests: true}
 	if s.opts.RequireSignature {
 		keys, err := LoadTrustedKeys(s.opts.TrustedKeyFiles)
@@ -194,7 +231,14 @@ func (s *Store) read() (*Policy, error) {
 		}
 		opts.TrustedKeys = keys
 	}
-	return Load(s.opts.File, opts)
+	if !complete {
+		return Load(s.opts.File, opts)
+	}
+	data, err := s.readComplete()
+	if err != nil {
+		return nil, err
+	}
+	return loadData(s.opts.File, data, opts)
 }
 
 func (s *Store) notify(ev ReloadEvent) {

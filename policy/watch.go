@@ -13,14 +13,17 @@ import (
 
 // Watch follows changes to the policy file and reloads after each burst
 // of changes, once no event has arrived for Debounce (or at most 10 times
-// Debounce after the first event), and every Resync. It watches the
+// Debounce after the first event), and every Resync. A reload reads only a
+// complete file (see ErrIncomplete): while another process holds the file
+// open for writing, or its bytes change within Settle, the last good
+// policy keeps serving and Watch tries again every Debounce. It watches the
 // file's directory rather than the file, so that every way of replacing a
 // file is seen: editors that write in place or save through a temporary
 // file and a rename, atomic renames, and the symlink swap of a mounted
 // Kubernetes ConfigMap ("..data" re-pointed to a new directory). When the
 // file is a symlink, the directory of its target is watched too. Every
-// reload is a full load (see Reload); a half-written or invalid file
-// leaves the last good policy serving, and the next event or resync tries
+// reload is a full load (see Reload); an invalid file leaves the last
+// good policy serving, and the next event or resync tries
 // again. Watch blocks until ctx is done, then returns nil; it returns an
 // error only if the watcher cannot be created or stops unexpectedly. Run
 // at most one Watch per Store.
@@ -75,11 +78,21 @@ func (s *Store) Watch(ctx context.Context) error {
 		case <-timer.C:
 			first = time.Time{}
 			ws = s.addWatches(w)
-			_ = s.load("watch")
+			s.loadOrRetry("watch", timer)
 		case <-resync:
 			ws = s.addWatches(w)
-			_ = s.load("resync")
+			s.loadOrRetry("resync", timer)
 		}
+	}
+}
+
+// loadOrRetry loads, and when the file is incomplete (still open for
+// writing, or changing) tries again after Debounce: closing a file sends
+// no event, so the retry is what loads a file whose writer paused before
+// closing it.
+func (s *Store) loadOrRetry(trigger string, timer *time.Timer) {
+	if err := s.load(trigger); errors.Is(err, ErrIncomplete) {
+		timer.Reset(s.opts.Debounce)
 	}
 }
 

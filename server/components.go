@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 
 	"github.com/zapgate/zapgate/broker/audit"
 	"github.com/zapgate/zapgate/certs"
@@ -96,15 +97,35 @@ func openPolicy(cfg *config.Config, log *slog.Logger, rec *audit.Log) (*policy.S
 	return s, nil
 }
 
+// reloadReason is a policy.reload record's event.reason: the trigger, the
+// revision and content hash serving after and before (so an in-place
+// change under the same revision shows), the failure when the attempt
+// failed, and the deny rules and tests a reload removed with the first
+// lines of the policy diff (docs/audit.md, "policy.reload").
+func reloadReason(ev policy.ReloadEvent) string {
+	now := fmt.Sprintf("revision %s %s", ev.Revision, ev.Hash)
+	if ev.Err != nil {
+		return fmt.Sprintf("%s: %v; %s keeps serving", ev.Trigger, ev.Err, now)
+	}
+	s := fmt.Sprintf("%s: %s (was %q %s)", ev.Trigger, now, ev.Previous, ev.PreviousHash)
+	if w := ev.Weakened; w != nil {
+		s += "; " + w.Summary() + ": " + strings.Join(append(append([]string(nil), w.Deny...), w.Tests...), "; ") +
+			"; policy diff: " + strings.Join(strings.Fields(w.Diff), " ")
+	}
+	return s
+}
+
 // auditReload writes a policy.reload record for a reload attempt.
 func auditReload(rec *audit.Log, log *slog.Logger, ev policy.ReloadEvent) {
 	if ev.Trigger != "open" && !ev.Changed && ev.Err == nil {
 		return
 	}
 	r := audit.Record{Action: audit.ActionPolicyReload, Outcome: audit.OutcomeSuccess, Ruleset: ev.Revision,
-		Reason: fmt.Sprintf("%s: revision %s (was %q)", ev.Trigger, ev.Revision, ev.Previous)}
+		PolicyHash: ev.Hash, Reason: reloadReason(ev)}
 	if ev.Err != nil {
-		r.Outcome, r.Reason = audit.OutcomeFailure, fmt.Sprintf("%s: %v; revision %s keeps serving", ev.Trigger, ev.Err, ev.Revision)
+		r.Outcome = audit.OutcomeFailure
+	} else if ev.Weakened != nil {
+		r.Severity = audit.SeverityWarning
 	}
 	if _, err := rec.Append(context.Background(), r); err != nil {
 		log.Error("policy reload not audited", "component", "audit", "error", err)

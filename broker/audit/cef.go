@@ -73,6 +73,9 @@ func cefFields(r *Record) []cefField {
 	if r.Truncated {
 		fs = append(fs, labelled("cn3", "truncated", "1")...)
 	}
+	if r.PolicyHash != "" {
+		fs = append(fs, cefField{"ad.policyHash", r.PolicyHash})
+	}
 	fs = append(fs, cefField{"ad.auditHash", r.Hash}, cefField{"ad.auditPrevHash", r.PrevHash})
 	if cp := r.Checkpoint; cp != nil {
 		fs = append(fs, cefField{"ad.checkpointSeq", strconv.FormatUint(cp.Seq, 10)},

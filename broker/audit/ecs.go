@@ -63,14 +63,15 @@ type ecsObserver struct {
 }
 
 type ecsZapgate struct {
-	Groups    []string `json:"groups,omitempty"`
-	Key       string   `json:"key,omitempty"`
-	Service   string   `json:"service,omitempty"`
-	Command   string   `json:"command,omitempty"`
-	Topic     string   `json:"topic,omitempty"`
-	Stale     bool     `json:"stale,omitempty"`
-	Truncated bool     `json:"truncated,omitempty"`
-	Audit     ecsAudit `json:"audit"`
+	Groups     []string `json:"groups,omitempty"`
+	Key        string   `json:"key,omitempty"`
+	Service    string   `json:"service,omitempty"`
+	Command    string   `json:"command,omitempty"`
+	Topic      string   `json:"topic,omitempty"`
+	PolicyHash string   `json:"policy_hash,omitempty"`
+	Stale      bool     `json:"stale,omitempty"`
+	Truncated  bool     `json:"truncated,omitempty"`
+	Audit      ecsAudit `json:"audit"`
 }
 
 type ecsAudit struct {
@@ -120,7 +121,8 @@ func appendECS(b []byte, r *Record) ([]byte, error) {
 			Outcome: string(r.Outcome), Reason: r.Reason, Severity: int(r.Severity), Sequence: r.Seq,
 			Dataset: "zapgate.audit", Module: "zapgate"},
 		Zapgate: ecsZapgate{Groups: r.Groups, Key: r.Key, Service: r.Service, Command: r.Command, Topic: r.Topic,
-			Stale: r.Stale, Truncated: r.Truncated, Audit: ecsAudit{Seq: r.Seq, PrevHash: r.PrevHash, Hash: r.Hash}},
+			PolicyHash: r.PolicyHash,
+			Stale:      r.Stale, Truncated: r.Truncated, Audit: ecsAudit{Seq: r.Seq, PrevHash: r.PrevHash, Hash: r.Hash}},
 		Observer: ecsObserver{Product: "zapgate", Vendor: "zapgate"},
 	}
 	if r.User != "" || len(r.Roles) > 0 {

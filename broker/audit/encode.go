@@ -53,6 +53,7 @@ func appendBody(b []byte, rec *Record) []byte {
 	}
 	b = appendField(b, "rule.id", rec.RuleID)
 	b = appendField(b, "rule.ruleset", rec.Ruleset)
+	b = appendField(b, "zapgate.policy_hash", rec.PolicyHash)
 	if rec.Truncated {
 		b = append(b, `,"zapgate.truncated":true`...)
 	}

@@ -71,6 +71,7 @@ func leefFields(r *Record) []leefField {
 		leefField{"topic", r.Topic},
 		leefField{"ruleId", r.RuleID},
 		leefField{"ruleset", r.Ruleset},
+		leefField{"policyHash", r.PolicyHash},
 	)
 	if r.Stale {
 		fs = append(fs, leefField{"stale", "true"})

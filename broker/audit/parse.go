@@ -33,6 +33,7 @@ type wireRecord struct {
 	Stale      bool     `json:"zapgate.stale"`
 	RuleID     string   `json:"rule.id"`
 	Ruleset    string   `json:"rule.ruleset"`
+	PolicyHash string   `json:"zapgate.policy_hash"`
 	Truncated  bool     `json:"zapgate.truncated"`
 	CPSeq      *uint64  `json:"audit.checkpoint.seq"`
 	CPHash     *string  `json:"audit.checkpoint.hash"`
@@ -103,7 +104,7 @@ func (w *wireRecord) record() (Record, error) {
 		Time: t, ID: *w.ID, Action: *w.Action, Outcome: Outcome(*w.Outcome), Reason: w.Reason,
 		Severity: Severity(w.Severity), User: w.User, Roles: w.Roles, Groups: w.Groups, Key: w.Key,
 		Service: w.Service, Command: w.Command, Topic: w.Topic, Stale: w.Stale, RuleID: w.RuleID,
-		Ruleset: w.Ruleset, Truncated: w.Truncated, Seq: *w.Seq, PrevHash: *w.PrevHash, Hash: *w.RecordHash,
+		Ruleset: w.Ruleset, PolicyHash: w.PolicyHash, Truncated: w.Truncated, Seq: *w.Seq, PrevHash: *w.PrevHash, Hash: *w.RecordHash,
 	}
 	if err := checkAction(rec.Action); err != nil {
 		return Record{}, badf("%v", err)

@@ -51,6 +51,10 @@ type Record struct {
 	RuleID string
 	// Ruleset is "rule.ruleset", the policy revision.
 	Ruleset string
+	// PolicyHash is "zapgate.policy_hash", the content hash of the policy
+	// file that decided or was loaded ("sha256:" and 16 hex digits, see
+	// policy.Policy.ContentHash), beside its revision.
+	PolicyHash string
 	// Truncated is "zapgate.truncated": the log shortened a value or a list
 	// that exceeded its limit (see Limits).
 	Truncated bool

@@ -41,6 +41,7 @@ func TestEncodeParseRoundTrip(t *testing.T) {
 	rec.Stale = true
 	rec.Severity = SeverityWarning
 	rec.Topic = "job.status.x"
+	rec.PolicyHash = "sha256:0123456789abcdef"
 	want, line := chained(t, rec, 7, GenesisHash)
 	if !utf8.Valid(line) || bytes.ContainsAny(line, "\n\r") {
 		t.Fatalf("line is not one valid UTF-8 line: %q", line)
@@ -55,10 +56,12 @@ func TestEncodeParseRoundTrip(t *testing.T) {
 }
 
 func TestCanonicalFieldOrder(t *testing.T) {
-	_, line := chained(t, sampleRecord(1), 1, GenesisHash)
+	rec := sampleRecord(1)
+	rec.PolicyHash = "sha256:0123456789abcdef"
+	_, line := chained(t, rec, 1, GenesisHash)
 	order := []string{"@timestamp", "event.id", "event.action", "event.outcome", "event.reason", "user.name", "user.roles",
 		"zapgate.groups", "zapgate.key", "source.ip", "zapgate.service", "zapgate.command", "rule.id", "rule.ruleset",
-		"audit.seq", "audit.prev_hash", "audit.hash"}
+		"zapgate.policy_hash", "audit.seq", "audit.prev_hash", "audit.hash"}
 	last := -1
 	for _, k := range order {
 		i := bytes.Index(line, []byte(`"`+k+`":`))

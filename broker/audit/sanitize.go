@@ -86,7 +86,7 @@ func canonicalTime(t time.Time) time.Time {
 func sanitize(rec *Record) {
 	t := false
 	rec.Reason = clip(rec.Reason, MaxReasonBytes, &t)
-	for _, p := range []*string{&rec.User, &rec.Key, &rec.Service, &rec.Command, &rec.Topic, &rec.RuleID, &rec.Ruleset} {
+	for _, p := range []*string{&rec.User, &rec.Key, &rec.Service, &rec.Command, &rec.Topic, &rec.RuleID, &rec.Ruleset, &rec.PolicyHash} {
 		*p = clip(*p, MaxValueBytes, &t)
 	}
 	rec.Roles = clipList(rec.Roles, MaxRoles, MaxValueBytes, &t)

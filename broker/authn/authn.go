@@ -121,7 +121,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, req *zap.Request) (zap
 		return a.refuse(ctx, rec, v.status, v.reason, v.cause)
 	}
 	d := a.c.Policy.Decide(v.subject(), policy.Action{Kind: policy.Connect, Source: src})
-	rec.Roles, rec.RuleID, rec.Ruleset = d.Roles, d.Rule.ID, d.Revision
+	rec.Roles, rec.RuleID, rec.Ruleset, rec.PolicyHash = d.Roles, d.Rule.ID, d.Revision, d.PolicyHash
 	if !d.Allow {
 		return a.refuse(ctx, rec, zap.StatusDenied, ReasonPolicy, nil)
 	}

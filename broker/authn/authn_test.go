@@ -180,7 +180,7 @@ func TestAuthenticate(t *testing.T) {
 		if tc.status != zap.StatusOK && r.Reason != tc.reason {
 			t.Errorf("%s: record reason %q", tc.name, r.Reason)
 		}
-		if tc.status == zap.StatusOK && (r.Ruleset != "t1" || r.RuleID == "" || len(r.Roles) == 0) {
+		if tc.status == zap.StatusOK && (r.Ruleset != "t1" || len(r.PolicyHash) != len("sha256:")+16 || r.RuleID == "" || len(r.Roles) == 0) {
 			t.Errorf("%s: grant record lacks rule/roles: %+v", tc.name, r)
 		}
 	}

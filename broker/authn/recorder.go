@@ -22,18 +22,19 @@ var _ broker.Recorder = AuditRecorder{}
 func (r AuditRecorder) Record(ctx context.Context, ev broker.Event) error {
 	src, _ := netip.ParseAddr(ev.Source)
 	rec := audit.Record{
-		Action:   ev.Action,
-		Outcome:  audit.OutcomeFailure,
-		Reason:   ev.Reason,
-		User:     ev.Principal,
-		Roles:    ev.Roles,
-		Key:      ev.Key,
-		SourceIP: src,
-		Service:  ev.Service,
-		Command:  ev.Command,
-		Topic:    ev.Topic,
-		RuleID:   ev.RuleID,
-		Ruleset:  ev.Ruleset,
+		Action:     ev.Action,
+		Outcome:    audit.OutcomeFailure,
+		Reason:     ev.Reason,
+		User:       ev.Principal,
+		Roles:      ev.Roles,
+		Key:        ev.Key,
+		SourceIP:   src,
+		Service:    ev.Service,
+		Command:    ev.Command,
+		Topic:      ev.Topic,
+		RuleID:     ev.RuleID,
+		Ruleset:    ev.Ruleset,
+		PolicyHash: ev.PolicyHash,
 	}
 	if ev.Outcome == broker.OutcomeSuccess {
 		rec.Outcome = audit.OutcomeSuccess

@@ -16,7 +16,7 @@ type URLCheck struct {
 }
 
 // CheckURLs connects and binds to every configured URL in turn (not only
-// the first that answers), each bounded by Config.Timeout and ctx. It does
+// the first that answers), each bounded by Config.ConnectTimeout and ctx. It does
 // not touch the pool.
 func (d *Directory) CheckURLs(ctx context.Context) []URLCheck {
 	out := make([]URLCheck, 0, len(d.cfg.URLs))

@@ -31,6 +31,7 @@ const (
 // never modified).
 const (
 	DefaultTimeout        = 10 * time.Second
+	DefaultConnectTimeout = 2 * time.Second // and never more than Timeout
 	DefaultPoolSize       = 4
 	DefaultPageSize       = 500
 	DefaultADFilter       = "(&(objectClass=user)(|(sAMAccountName=%s)(userPrincipalName=%s)))"
@@ -46,7 +47,8 @@ const (
 // and BaseDN are required. See the package documentation for a YAML example.
 type Config struct {
 	// URLs are ldap:// or ldaps:// server URLs, tried in order: when one
-	// cannot be reached or does not answer within Timeout, the next is tried.
+	// cannot be reached or does not connect within ConnectTimeout, the next
+	// is tried.
 	URLs []string `yaml:"urls"`
 	// StartTLS upgrades ldap:// connections with the StartTLS extended
 	// operation before binding. Ignored for ldaps:// URLs.
@@ -67,10 +69,17 @@ type Config struct {
 	// reads it from a file or environment variable (see ReadSecret); it is
 	// never logged and never appears in errors.
 	BindPassword string `yaml:"-"`
-	// Timeout bounds each connection attempt (dial, TLS, bind) and each
-	// LDAP operation; the caller's context bounds the whole Lookup.
+	// Timeout bounds each LDAP operation (a search, a read), on the client
+	// and as the server-side time limit, on whichever server answered; the
+	// caller's context, when it has a deadline, bounds the whole Lookup.
 	// Default 10s.
 	Timeout time.Duration `yaml:"timeout"`
+	// ConnectTimeout is each URL's own budget for connecting (dial, TLS
+	// handshake, StartTLS, bind), started afresh for every URL, so that a
+	// server that accepts TCP but never answers costs ConnectTimeout and
+	// leaves the next server its whole budget. Default 2s, and never more
+	// than Timeout.
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
 	// PoolSize is the number of idle bound connections kept for reuse.
 	// Default 4.
 	PoolSize int `yaml:"pool_size"`
@@ -127,6 +136,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
+	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = min(DefaultConnectTimeout, c.Timeout)
 	}
 	if c.PoolSize == 0 {
 		c.PoolSize = DefaultPoolSize
@@ -254,8 +266,8 @@ func (c Config) normalize() (Config, error) {
 			return n, fmt.Errorf("ldap: config: %s %q is not an attribute name", f[0], f[1])
 		}
 	}
-	if n.Timeout < 0 || n.PoolSize < 0 || n.MaxWalkDepth < 0 || n.HealthCheckAfter < 0 {
-		return n, errors.New("ldap: config: timeout, pool_size, health_check_after and max_walk_depth must not be negative")
+	if n.Timeout < 0 || n.ConnectTimeout < 0 || n.PoolSize < 0 || n.MaxWalkDepth < 0 || n.HealthCheckAfter < 0 {
+		return n, errors.New("ldap: config: timeout, connect_timeout, pool_size, health_check_after and max_walk_depth must not be negative")
 	}
 	if n.CAFile != "" {
 		if _, err := loadCA(n.CAFile); err != nil {

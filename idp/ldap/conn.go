@@ -28,8 +28,11 @@ type pconn struct {
 	pooled   bool // taken from the pool rather than freshly dialled
 }
 
-// dialAny connects to the first URL that answers, in order. Each attempt
-// (dial, TLS, bind) is bounded by cfg.Timeout and by ctx.
+// dialAny connects to the first URL that answers, in order. Each URL has
+// its own budget: its attempt (dial, TLS, StartTLS, bind) is bounded by
+// cfg.ConnectTimeout from when it starts, so a silent server does not eat
+// the next server's time; ctx bounds them all only as far as its caller
+// set a deadline.
 func dialAny(ctx context.Context, cfg Config) (*pconn, error) {
 	var errs []error
 	for _, u := range cfg.URLs {
@@ -48,9 +51,10 @@ func dialAny(ctx context.Context, cfg Config) (*pconn, error) {
 	return nil, fmt.Errorf("ldap: no server reachable: %w", errors.Join(errs...))
 }
 
-// dialOne connects to and binds at one URL.
+// dialOne connects to and binds at one URL within cfg.ConnectTimeout (and
+// ctx). The connection's operations are then each bounded by cfg.Timeout.
 func dialOne(parent context.Context, cfg Config, raw string) (_ *pconn, err error) {
-	ctx, cancel := context.WithTimeout(parent, cfg.Timeout)
+	ctx, cancel := context.WithTimeout(parent, cfg.ConnectTimeout)
 	defer cancel()
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -80,11 +84,11 @@ func dialOne(parent context.Context, cfg Config, raw string) (_ *pconn, err erro
 	}
 	lc := goldap.NewConn(nc, isTLS)
 	lc.Start()
-	lc.SetTimeout(cfg.Timeout)
+	lc.SetTimeout(cfg.ConnectTimeout)
 	stop := context.AfterFunc(ctx, func() { lc.Close() })
 	defer func() {
 		if !stop() {
-			err = fmt.Errorf("ldap: %s: no answer within %s: %w", raw, cfg.Timeout, ctx.Err())
+			err = fmt.Errorf("ldap: %s: not connected within connect_timeout %s: %w", raw, cfg.ConnectTimeout, ctx.Err())
 		}
 		if err != nil {
 			lc.Close()
@@ -106,6 +110,7 @@ func dialOne(parent context.Context, cfg Config, raw string) (_ *pconn, err erro
 			return nil, fmt.Errorf("ldap: bind as %q at %s: %w", cfg.BindDN, raw, err)
 		}
 	}
+	lc.SetTimeout(cfg.Timeout)
 	return &pconn{c: lc, url: raw, lastUsed: time.Now()}, nil
 }
 

@@ -164,7 +164,7 @@ func (d *Directory) findEntry(pc *pconn, principal string) (*goldap.Entry, error
 	filter := principalFilter(d.cfg.PrincipalFilter, principal)
 	req := goldap.NewSearchRequest(d.cfg.BaseDN, goldap.ScopeWholeSubtree, goldap.NeverDerefAliases,
 		0, d.timeLimit(), false, filter, d.entryAttrs(), nil)
-	res, err := pc.c.Search(req)
+	res, err := d.search(pc, req, false)
 	if err != nil && !(goldap.IsErrorWithCode(err, goldap.LDAPResultReferral) && res != nil) {
 		return nil, fmt.Errorf("ldap: search %s for %q at %s: %w", d.cfg.BaseDN, principal, pc.url, err)
 	}
@@ -187,7 +187,7 @@ func (d *Directory) findDN(pc *pconn, principal string) (*goldap.Entry, error) {
 	}
 	req := goldap.NewSearchRequest(principal, goldap.ScopeBaseObject, goldap.NeverDerefAliases,
 		1, d.timeLimit(), false, d.accountFilter(), d.entryAttrs(), nil)
-	res, err := pc.c.Search(req)
+	res, err := d.search(pc, req, false)
 	if goldap.IsErrorWithCode(err, goldap.LDAPResultNoSuchObject) {
 		return nil, fmt.Errorf("ldap: no entry %q: %w", principal, idp.ErrNotFound)
 	}
@@ -215,7 +215,7 @@ func (d *Directory) accountFilter() string {
 func (d *Directory) readBase(pc *pconn, dn string, attrs []string) (*goldap.Entry, error) {
 	req := goldap.NewSearchRequest(dn, goldap.ScopeBaseObject, goldap.NeverDerefAliases,
 		1, d.timeLimit(), false, "(objectClass=*)", attrs, nil)
-	res, err := pc.c.Search(req)
+	res, err := d.search(pc, req, false)
 	if err != nil {
 		return nil, fmt.Errorf("ldap: read %q at %s: %w", dn, pc.url, err)
 	}
@@ -238,13 +238,13 @@ func (d *Directory) enabled(e *goldap.Entry) (bool, error) {
 	return st.enabled(), err
 }
 
-// timeLimit is the server-side search time limit in seconds.
+// timeLimit is the server-side search time limit in seconds: Timeout
+// rounded up, plus one. Samba's deadline is the start of the current
+// second plus the limit, so a limit of exactly Timeout could stop a search
+// up to a second before the client's own Timeout; the client-side Timeout
+// is the bound that counts.
 func (d *Directory) timeLimit() int {
-	s := int(d.cfg.Timeout / time.Second)
-	if s < 1 {
-		s = 1
-	}
-	return s
+	return int((d.cfg.Timeout+time.Second-1)/time.Second) + 1
 }
 
 func first(v []string) string {

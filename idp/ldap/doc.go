@@ -6,8 +6,10 @@
 // search), decides whether the account is enabled, and resolves its groups.
 // Every filter value is escaped with ldap.EscapeFilter, binds happen only over
 // LDAPS or StartTLS unless InsecureNoTLS is set (security invariant 7), and
-// every network operation is bounded by the caller's context and by
-// Config.Timeout.
+// every network operation is bounded by the caller's context and by its own
+// budget: connecting to each URL (dial, TLS, StartTLS, bind) by
+// Config.ConnectTimeout, started afresh per URL so that a silent server
+// does not eat the next one's time, and each search by Config.Timeout.
 //
 // Flavours and group modes:
 //
@@ -57,7 +59,7 @@
 //	    ca_file: /etc/zapgate/corp-ca.pem
 //	    bind_dn: "CN=svc-zapgate,OU=Service Accounts,DC=corp,DC=example,DC=com"
 //	    bind_password_file: /etc/zapgate/bind-password   # or bind_password_env
-//	    timeout: 5s
+//	    timeout: 5s           # each search; connect_timeout (2s) bounds connecting to each URL
 //	    base_dn: "DC=corp,DC=example,DC=com"
 //	    flavour: ad
 //	    group_mode: inchain

@@ -92,7 +92,7 @@ func (d *Directory) tokenGroups(pc *pconn, e *goldap.Entry, set *dnSet) error {
 func (d *Directory) pagedSearch(pc *pconn, filter string) ([]string, error) {
 	req := goldap.NewSearchRequest(d.cfg.GroupBase, goldap.ScopeWholeSubtree, goldap.NeverDerefAliases,
 		0, d.timeLimit(), false, filter, []string{"1.1"}, nil)
-	res, err := pc.c.SearchWithPaging(req, d.cfg.PageSize)
+	res, err := d.search(pc, req, true)
 	if err != nil && !(goldap.IsErrorWithCode(err, goldap.LDAPResultReferral) && res != nil) {
 		return nil, fmt.Errorf("ldap: group search %s under %s at %s: %w", filter, d.cfg.GroupBase, pc.url, err)
 	}

@@ -52,7 +52,7 @@ func (d *Directory) findByKey(pc *pconn, want string) (string, error) {
 	}
 	req := goldap.NewSearchRequest(d.cfg.BaseDN, goldap.ScopeWholeSubtree, goldap.NeverDerefAliases,
 		0, d.timeLimit(), false, filter, []string{d.cfg.PrincipalAttr, d.cfg.KeyAttribute}, nil)
-	res, err := pc.c.Search(req)
+	res, err := d.search(pc, req, false)
 	if err != nil && !(goldap.IsErrorWithCode(err, goldap.LDAPResultReferral) && res != nil) {
 		return "", fmt.Errorf("ldap: search %s for %s at %s: %w", d.cfg.BaseDN, filter, pc.url, err)
 	}

@@ -140,6 +140,7 @@ func appendSD(b []byte, r *audit.Record) []byte {
 	}
 	p("rule.id", r.RuleID)
 	p("rule.ruleset", r.Ruleset)
+	p("zapgate.policy_hash", r.PolicyHash)
 	if r.Truncated {
 		p("zapgate.truncated", "true")
 	}
