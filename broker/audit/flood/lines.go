@@ -158,10 +158,13 @@ func (l *LineLimiter) summarize(src netip.Addr, t *tally, merged bool) {
 	attrs := []slog.Attr{slog.Int("events", t.total), slog.Int("suppressed", t.counted),
 		slog.String("kinds", t.reasonList()),
 		slog.Time("first", t.first), slog.Time("last", t.last)}
-	if merged {
+	switch {
+	case merged:
 		attrs = append(attrs, slog.Int("sources", t.sources))
-	} else {
+	case src.IsValid():
 		attrs = append([]slog.Attr{slog.String("source.ip", src.String())}, attrs...)
+	default: // events whose source the caller could not tell
+		attrs = append([]slog.Attr{slog.String("source.ip", "unknown")}, attrs...)
 	}
 	l.log.LogAttrs(context.Background(), l.o.Level, l.o.Message, attrs...)
 }
