@@ -5,6 +5,7 @@ import (
 	"github.com/zapgate/zapgate/broker/audit"
 	"github.com/zapgate/zapgate/broker/audit/flood"
 	"github.com/zapgate/zapgate/enroll"
+	"log/slog"
 )
 
 // budget is the audit budget of unauthenticated peers: the free-space
@@ -15,6 +16,7 @@ type budget struct {
 	zap     *flood.Aggregator // authn.refusals
 	enroll  *flood.Aggregator // keys.enroll.refusals
 	limiter *flood.Limiter
+	lines   *flood.LineLimiter // authn's debug lines about unidentified peers' refusals
 }
 
 // Summary actions of the aggregated refusals.
@@ -44,6 +46,11 @@ func (s *Server) openBudget() error {
 	if b.enroll, err = flood.NewAggregator(opts(actionEnrollRefusals)); err != nil {
 		return err
 	}
+	if b.lines, err = flood.NewLineLimiter(flood.LineLimiterOptions{Logger: s.log.With("component", "authn"),
+		Level: slog.LevelDebug, Message: "refusals summarized", PerSource: u.PerSource, Interval: u.Interval,
+		MaxSources: u.MaxSources, MaxLines: u.MaxRecords}); err != nil {
+		return err
+	}
 	rl := s.cfg.Enroll.RateLimit
 	b.limiter = flood.NewLimiter(flood.LimiterOptions{Rate: rl.Rate, Burst: rl.Burst, MaxSources: rl.MaxSources})
 	return nil
@@ -65,6 +72,9 @@ func (b *budget) close() {
 	}
 	if b.enroll != nil {
 		b.enroll.Close()
+	}
+	if b.lines != nil {
+		b.lines.Close()
 	}
 }
 

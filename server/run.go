@@ -95,7 +95,7 @@ func (s *Server) chain() authn.Chain {
 		keys = authn.DirectoryKeys{Finder: s.keyFinder}
 	}
 	return authn.Chain{Keys: keys, Directory: s.dir, Policy: s.policy, Audit: s.audit, Logger: s.log,
-		ShutOut: s.shutOut, Unauthenticated: s.budget.zap}
+		ShutOut: s.shutOut, Unauthenticated: s.budget.zap, RefusalLines: s.budget.lines}
 }
 
 // startZMQ starts the ZAP server, proves it answers, then binds the relay.
@@ -133,6 +133,7 @@ func (s *Server) startZMQ() error {
 		MaxMessageSize: b.MaxMessageSize, MaxFrames: b.MaxFrames, MaxMessageBytes: b.MaxMessageBytes,
 		MaxPeerBytes: b.MaxPeerBytes, MaxQueuedBytes: b.MaxQueuedBytes, ReceiveHWM: b.ReceiveHWM,
 		MaxConnectionBacklog: b.MaxConnectionBacklog, Offenders: s.shutOut,
+		UnauthenticatedLogs: broker.LogBudget{PerSource: s.cfg.Audit.Unauthenticated.PerSource, Interval: s.cfg.Audit.Unauthenticated.Interval},
 	}, authn.NewAuthorizer(s.chain()), authn.AuditRecorder{Log: s.audit}, s.log)
 	return err
 }

@@ -97,8 +97,12 @@ func NewLineLimiter(o LineLimiterOptions) (*LineLimiter, error) {
 
 // Allow accounts for one event of src of the given kind ("accepted",
 // "handshake-failed"). It reports whether the caller should log it in
-// full; otherwise it is counted for the source's summary line.
+// full; otherwise it is counted for the source's summary line. A nil
+// LineLimiter allows every line.
 func (l *LineLimiter) Allow(src netip.Addr, kind string) bool {
+	if l == nil {
+		return true
+	}
 	now := l.o.Now()
 	l.mu.Lock()
 	full := l.b.take(src, now, kind, "", true)
