@@ -223,6 +223,12 @@ type LogBudget struct {
 	PerSource int
 	// Interval is the summary period (default 10s).
 	Interval time.Duration
+	// MaxSources bounds the addresses with a summary line of their own
+	// per interval (default 256); further ones share one.
+	MaxSources int
+	// MaxLines bounds the connections logged in full per interval over
+	// all addresses (default 200).
+	MaxLines int
 }
 
 // withDefaults returns a validated copy of c with defaults filled in.

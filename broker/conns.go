@@ -165,6 +165,16 @@ func (t *connTable) delivered(fd int, who Peer) {
 	t.mu.Unlock()
 }
 
+// size is the number of connections tracked.
+func (t *connTable) size() int {
+	if t == nil {
+		return 0
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.conns)
+}
+
 // takeCuts returns the connections cut since the last call.
 func (t *connTable) takeCuts() []connCut {
 	if t == nil {

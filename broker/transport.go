@@ -65,7 +65,8 @@ const failureWait = 100 * time.Millisecond
 
 func startMonitor(zctx *zmq.Context, sock *zmq.Socket, log *slog.Logger, table *connTable, budget LogBudget) (*monitor, error) {
 	lines, err := flood.NewLineLimiter(flood.LineLimiterOptions{Logger: log, Level: slog.LevelInfo,
-		Message: "connections summarized", PerSource: budget.PerSource, Interval: budget.Interval})
+		Message: "connections summarized", PerSource: budget.PerSource, Interval: budget.Interval,
+		MaxSources: budget.MaxSources, MaxLines: budget.MaxLines})
 	if err != nil {
 		return nil, fmt.Errorf("broker: monitor: %w", err)
 	}

@@ -94,6 +94,7 @@ func (b *budget) metrics(reg *prometheus.Registry) {
 		{"authn_unauthenticated_written_total", "Refusals of unidentified peers written in full.", true, agg(b.zap, full)},
 		{"authn_unauthenticated_counted_total", "Refusals of unidentified peers only counted in a summary.", true, agg(b.zap, counted)},
 		{"authn_unauthenticated_summaries_total", "Summary records (authn.refusals) written.", true, agg(b.zap, summaries)},
+		{"authn_unauthenticated_lines_suppressed_total", "Debug lines about refusals of unidentified peers past their source's budget, counted in a summary line instead.", true, func() float64 { return float64(b.lines.Stats().Suppressed) }},
 		{"enroll_unauthenticated_written_total", "Enrollment refusals without valid credentials written in full.", true, agg(b.enroll, full)},
 		{"enroll_unauthenticated_counted_total", "Enrollment refusals without valid credentials only counted in a summary.", true, agg(b.enroll, counted)},
 		{"enroll_unauthenticated_summaries_total", "Summary records (keys.enroll.refusals) written.", true, agg(b.enroll, summaries)},

@@ -127,13 +127,14 @@ func (s *Server) startZMQ() error {
 	if err := s.zap.Start(); err != nil {
 		return err
 	}
+	u := s.cfg.Audit.Unauthenticated // the same budget for transport lines
 	s.broker, err = broker.New(s.zctx, broker.Config{
 		Endpoint: b.Listen, ServerSecret: *secret.Secret, ZAPDone: s.zap.Done(), RoutingIDs: rids,
 		Heartbeat: b.Heartbeat, Liveness: b.Liveness, NoWorkerWait: b.NoWorkerWait, MaxQueue: b.MaxQueue,
 		MaxMessageSize: b.MaxMessageSize, MaxFrames: b.MaxFrames, MaxMessageBytes: b.MaxMessageBytes,
 		MaxPeerBytes: b.MaxPeerBytes, MaxQueuedBytes: b.MaxQueuedBytes, ReceiveHWM: b.ReceiveHWM,
 		MaxConnectionBacklog: b.MaxConnectionBacklog, Offenders: s.shutOut,
-		UnauthenticatedLogs: broker.LogBudget{PerSource: s.cfg.Audit.Unauthenticated.PerSource, Interval: s.cfg.Audit.Unauthenticated.Interval},
+		UnauthenticatedLogs: broker.LogBudget{PerSource: u.PerSource, Interval: u.Interval, MaxSources: u.MaxSources, MaxLines: u.MaxRecords},
 	}, authn.NewAuthorizer(s.chain()), authn.AuditRecorder{Log: s.audit}, s.log)
 	return err
 }
@@ -147,6 +148,7 @@ func (s *Server) startAdmin() error {
 	s.budget.metrics(reg)
 	s.syslog.metrics(reg)
 	directoryMetrics(reg, s.dir)
+	brokerMetrics(reg, s.broker)
 	s.admin = admin.New(reg, s.log)
 	s.admin.AddCheck("zap", func() error {
 		select {
