@@ -150,7 +150,7 @@ func (b *Broker) open() error {
 	if b.waiter, err = netwait.New(s); err != nil {
 		return fmt.Errorf("broker: %w", err)
 	}
-	if b.mon, err = startMonitor(b.zctx, s, b.tlog, b.conns); err != nil {
+	if b.mon, err = startMonitor(b.zctx, s, b.tlog, b.conns, b.cfg.UnauthenticatedLogs); err != nil {
 		return err
 	}
 	if err := s.Bind(c.Endpoint); err != nil {

@@ -206,6 +206,29 @@ type Config struct {
 	// handshakes are refused. Nil: a list with shutout's defaults that
 	// only the broker consults.
 	Offenders Offenders
+	// UnauthenticatedLogs bounds the transport's log lines about
+	// connections of one source address (docs/security.md, "Audit budget
+	// of unauthenticated peers"): the first PerSource connections per
+	// Interval are logged in full (accepted, handshake failed, closed),
+	// the rest are counted in one summary line per source and interval.
+	// Zero fields: 5 connections per 10 s.
+	UnauthenticatedLogs LogBudget
+}
+
+// LogBudget is how many connections of one source address are logged in
+// full per interval.
+type LogBudget struct {
+	// PerSource is the connections of one source logged in full per
+	// interval (default 5).
+	PerSource int
+	// Interval is the summary period (default 10s).
+	Interval time.Duration
+	// MaxSources bounds the addresses with a summary line of their own
+	// per interval (default 256); further ones share one.
+	MaxSources int
+	// MaxLines bounds the connections logged in full per interval over
+	// all addresses (default 200).
+	MaxLines int
 }
 
 // withDefaults returns a validated copy of c with defaults filled in.

@@ -75,6 +75,7 @@ type conn struct {
 	fd        int
 	id        connID
 	delivered bool      // the broker read a message from it since the last check
+	carried   bool      // the broker read a message from it at some time: its peer was authenticated
 	who       Peer      // the identity of the last message read from it
 	base      uint64    // bytes libzmq had read at the last check with a delivery (0: none yet)
 	shutAt    time.Time // when a check first saw who.Key shut out
@@ -135,14 +136,19 @@ func (t *connTable) accepted(fd int) {
 }
 
 // closed forgets a connection the monitor reported gone
-// (EVENT_DISCONNECTED).
-func (t *connTable) closed(fd int) {
+// (EVENT_DISCONNECTED) and reports whether the broker read a message from
+// it, so that its handshake had succeeded.
+func (t *connTable) closed(fd int) (carried bool) {
 	if t == nil {
-		return
+		return false
 	}
 	t.mu.Lock()
-	delete(t.conns, fd)
+	if c := t.conns[fd]; c != nil {
+		carried = c.carried
+		delete(t.conns, fd)
+	}
 	t.mu.Unlock()
+	return carried
 }
 
 // delivered notes that the broker read a message from fd (its ZMQ_SRCFD)
@@ -153,10 +159,20 @@ func (t *connTable) delivered(fd int, who Peer) {
 	}
 	t.mu.Lock()
 	if c := t.conns[fd]; c != nil {
-		c.delivered = true
+		c.delivered, c.carried = true, true
 		c.who = who
 	}
 	t.mu.Unlock()
+}
+
+// size is the number of connections tracked.
+func (t *connTable) size() int {
+	if t == nil {
+		return 0
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.conns)
 }
 
 // takeCuts returns the connections cut since the last call.

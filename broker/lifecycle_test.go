@@ -377,3 +377,46 @@ func TestCloseBeforeRun(t *testing.T) {
 	zs.Close()
 	must(t, zctx.Term())
 }
+
+// A flood of unknown keys from one address is logged in full only for the
+// first connections of the interval, then summed up in one line; an
+// authenticated connection past the budget still logs that it closed.
+func TestTransportLogsBoundedPerSource(t *testing.T) {
+	cfg := testConfig()
+	cfg.UnauthenticatedLogs = LogBudget{PerSource: 2, Interval: time.Hour} // flushed by hand
+	e := newEnv(t, cfg)
+	e.authz.grant("PROXY01$", "serve proxy")
+	const intruders = 12
+	for i := 0; i < intruders; i++ {
+		pub, sec, _ := certs.GenerateKeypair()
+		e.dialKey("intruder", pub, sec)
+	}
+	lines := e.broker.mon.lines
+	// Past the budget each intruder's accepted and closed are counted.
+	eventually(t, 5*time.Second, "intruders' connections counted", func() bool {
+		return lines.Stats().Suppressed >= 2*(intruders-2)
+	})
+	ok := e.dial("PROXY01$")
+	ok.request(mdp.ServiceMMI, "proxy")
+	ok.reply(mdp.ServiceMMI)
+	count := func(re string) int { return len(regexp.MustCompile(re).FindAllString(e.logs.String(), -1)) }
+	closedBefore := count(`msg=closed component=transport`)
+	ok.sock.Close()
+	eventually(t, 3*time.Second, "the authenticated connection's close logged", func() bool {
+		return count(`msg=closed component=transport`) == closedBefore+1
+	})
+	lines.Flush()
+	logs := e.logs.String()
+	if n := count(`msg=accepted component=transport`); n != 2 {
+		t.Errorf("%d accepted lines, want the budget of 2:\n%s", n, logs)
+	}
+	// A failure that could not be paired with its connection is budgeted
+	// as of an unknown source.
+	if n := count(`msg="handshake failed" component=transport`); n > 4 {
+		t.Errorf("%d handshake failed lines, want at most 2 + 2:\n%s", n, logs)
+	}
+	sum := regexp.MustCompile(`msg="connections summarized" component=transport source.ip=127\.0\.0\.1 events=\d+ suppressed=\d+ kinds=accepted:11,closed:10(,handshake-failed:\d+)? `)
+	if !sum.MatchString(logs) {
+		t.Errorf("no summary line matching %s in\n%s", sum, logs)
+	}
+}

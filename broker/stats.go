@@ -3,10 +3,12 @@ package broker
 import (
 	"sync/atomic"
 
+	"github.com/zapgate/zapgate/broker/audit/flood"
 	"github.com/zapgate/zapgate/broker/mdp"
 )
 
-// Stats are a Broker's counters since New, for metrics and tests.
+// Stats are a Broker's counters since New, for metrics and tests; every
+// field counts up except Connections, a current value.
 type Stats struct {
 	// Received counts messages read from the socket.
 	Received uint64
@@ -63,6 +65,16 @@ type Stats struct {
 	// ConnectionsCut counts connections cut for their backlog or because
 	// their key was shut out.
 	ConnectionsCut uint64
+	// Connections is the number of connections accepted and not yet
+	// closed that the broker watches for max_connection_backlog (Linux
+	// TCP connections; 0 elsewhere).
+	Connections uint64
+	// TransportLinesSuppressed counts transport log lines about
+	// connections past their source's log budget, counted in a summary
+	// line instead (Config.UnauthenticatedLogs).
+	TransportLinesSuppressed uint64
+	// TransportSummaries counts those summary lines.
+	TransportSummaries uint64
 }
 
 type counters struct {
@@ -95,6 +107,10 @@ func (c *counters) refused(code int) {
 // Stats returns a snapshot of the counters; safe from any goroutine.
 func (b *Broker) Stats() Stats {
 	c := &b.stats
+	var ls flood.LineLimiterStats
+	if b.mon != nil {
+		ls = b.mon.lines.Stats()
+	}
 	return Stats{
 		Received: c.received.Load(), Requests: c.requests.Load(), Replies: c.replies.Load(),
 		Refused: map[int]uint64{
@@ -109,6 +125,7 @@ func (b *Broker) Stats() Stats {
 		Undeliverable: c.undeliverable.Load(), AuditSkipped: c.auditSkipped.Load(),
 		TooLarge: c.tooLarge.Load(), ShutOut: c.shutOut.Load(), ShutOutRefused: c.shutOutRefused.Load(),
 		ForeignRoutingIDs: c.foreignRoutingIDs.Load(), DispatchRefused: c.dispatchRefused.Load(),
-		ConnectionsCut: c.connCut.Load(),
+		ConnectionsCut: c.connCut.Load(), Connections: uint64(b.conns.size()),
+		TransportLinesSuppressed: ls.Suppressed, TransportSummaries: ls.Summaries,
 	}
 }

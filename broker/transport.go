@@ -3,10 +3,12 @@ package broker
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
 	zmq "github.com/pebbe/zmq4"
+	"github.com/zapgate/zapgate/broker/audit/flood"
 	"github.com/zapgate/zapgate/broker/internal/netwait"
 )
 
@@ -22,17 +24,33 @@ const monitorEvents = zmq.EVENT_LISTENING | zmq.EVENT_BIND_FAILED | zmq.EVENT_AC
 // events name the listening endpoint, not the peer, and handshake events
 // carry no connection handle; so the monitor looks the peer address up
 // from the file descriptor of ACCEPTED, and reports a handshake failure
-// with the peer of the DISCONNECTED that immediately follows it (libzmq
-// emits the two back to back from the connection's I/O thread).
+// with the peer of the next DISCONNECTED of a connection that carried no
+// message (libzmq emits the two from the connection's I/O thread, with at
+// most other connections' ACCEPTED in between).
+//
+// A flood of connections must not flood the log (docs/security.md, "Audit
+// budget of unauthenticated peers"): the first few connections of each
+// source address per interval are logged in full, and the lines of the
+// rest are counted in one summary line per source and interval
+// (flood.LineLimiter). A connection the broker read a message from was
+// authenticated: its "closed" line is always logged.
 type monitor struct {
 	pair  *zmq.Socket
 	wait  *netwait.Waiter
 	log   *slog.Logger
+	lines *flood.LineLimiter
 	quit  chan struct{}
 	done  chan struct{}
-	conns map[int]string // fd → peer address
-	table *connTable     // told of every accepted and closed connection
+	conns map[int]peerConn // by fd
+	table *connTable       // told of every accepted and closed connection
 	fail  *handshakeFailure
+}
+
+// peerConn is an accepted connection.
+type peerConn struct {
+	peer string     // "ip:port", or "unknown"
+	addr netip.Addr // its source address (zero if unknown)
+	full bool       // its lines are logged in full
 }
 
 type handshakeFailure struct {
@@ -45,7 +63,22 @@ type handshakeFailure struct {
 // DISCONNECTED that names its peer.
 const failureWait = 100 * time.Millisecond
 
-func startMonitor(zctx *zmq.Context, sock *zmq.Socket, log *slog.Logger, table *connTable) (*monitor, error) {
+func startMonitor(zctx *zmq.Context, sock *zmq.Socket, log *slog.Logger, table *connTable, budget LogBudget) (*monitor, error) {
+	lines, err := flood.NewLineLimiter(flood.LineLimiterOptions{Logger: log, Level: slog.LevelInfo,
+		Message: "connections summarized", PerSource: budget.PerSource, Interval: budget.Interval,
+		MaxSources: budget.MaxSources, MaxLines: budget.MaxLines})
+	if err != nil {
+		return nil, fmt.Errorf("broker: monitor: %w", err)
+	}
+	m, err := openMonitor(zctx, sock, log, table, lines)
+	if err != nil {
+		lines.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+func openMonitor(zctx *zmq.Context, sock *zmq.Socket, log *slog.Logger, table *connTable, lines *flood.LineLimiter) (*monitor, error) {
 	addr := fmt.Sprintf("inproc://zapgate-broker-monitor-%d", monitorSeq.Add(1))
 	if err := sock.Monitor(addr, monitorEvents); err != nil {
 		return nil, fmt.Errorf("broker: monitor: %w", err)
@@ -64,7 +97,8 @@ func startMonitor(zctx *zmq.Context, sock *zmq.Socket, log *slog.Logger, table *
 		pair.Close()
 		return nil, fmt.Errorf("broker: monitor: %w", err)
 	}
-	m := &monitor{pair: pair, wait: w, log: log, quit: make(chan struct{}), done: make(chan struct{}), conns: map[int]string{}, table: table}
+	m := &monitor{pair: pair, wait: w, log: log, lines: lines, quit: make(chan struct{}), done: make(chan struct{}),
+		conns: map[int]peerConn{}, table: table}
 	go m.run()
 	return m, nil
 }
@@ -73,6 +107,7 @@ func startMonitor(zctx *zmq.Context, sock *zmq.Socket, log *slog.Logger, table *
 // monitor was stopped or the socket closed); only then may the PAIR close.
 func (m *monitor) run() {
 	defer close(m.done)
+	defer m.lines.Close() // the last summaries
 	defer m.pair.Close()
 	defer m.wait.Close()
 	for {
@@ -114,26 +149,43 @@ func (m *monitor) run() {
 func (m *monitor) handle(ev zmq.Event, addr string, value int) {
 	switch ev {
 	case zmq.EVENT_ACCEPTED:
-		m.flush()
-		peer := peerAddress(value)
-		m.conns[value] = peer
+		// A new connection does not end the wait of a handshake failure
+		// for its DISCONNECTED: under a flood, accepts come in between.
+		c := peerConn{peer: peerAddress(value)}
+		if ap, err := netip.ParseAddrPort(c.peer); err == nil {
+			c.addr = ap.Addr().Unmap()
+		}
+		c.full = m.lines.Allow(c.addr, "accepted")
+		m.conns[value] = c
 		m.table.accepted(value)
-		m.log.Info("accepted", "peer", peer, "endpoint", addr)
+		if c.full {
+			m.log.Info("accepted", "peer", c.peer, "endpoint", addr)
+		}
 	case zmq.EVENT_HANDSHAKE_FAILED_AUTH, zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL:
 		m.flush()
 		m.fail = &handshakeFailure{kind: failureKind(ev), value: value, at: time.Now()}
 	case zmq.EVENT_DISCONNECTED:
-		peer, ok := m.conns[value]
+		c, ok := m.conns[value]
 		delete(m.conns, value)
-		m.table.closed(value)
+		carried := m.table.closed(value)
 		if !ok {
-			peer = "unknown"
+			c = peerConn{peer: "unknown"}
+			c.full = m.lines.Allow(c.addr, "closed")
 		}
-		if f := m.fail; f != nil {
+		if f := m.fail; f != nil && !carried { // a connection that carried a message had no failed handshake
 			m.fail = nil
-			m.logFailure(f, peer)
+			if !c.full {
+				m.lines.Count(c.addr, "handshake-failed")
+				m.lines.Count(c.addr, "closed")
+				return
+			}
+			m.logFailure(f, c.peer)
 		}
-		m.log.Info("closed", "peer", peer)
+		if !c.full && !carried {
+			m.lines.Count(c.addr, "closed")
+			return
+		}
+		m.log.Info("closed", "peer", c.peer)
 	case zmq.EVENT_HANDSHAKE_SUCCEEDED:
 		m.flush()
 		m.log.Debug("handshake succeeded", "endpoint", addr)
@@ -145,11 +197,14 @@ func (m *monitor) handle(ev zmq.Event, addr string, value int) {
 	}
 }
 
-// flush logs a handshake failure whose connection could not be told.
+// flush logs a handshake failure whose connection could not be told,
+// within the budget of unknown sources.
 func (m *monitor) flush() {
 	if f := m.fail; f != nil {
 		m.fail = nil
-		m.logFailure(f, "unknown")
+		if m.lines.Allow(netip.Addr{}, "handshake-failed") {
+			m.logFailure(f, "unknown")
+		}
 	}
 }
 

@@ -26,8 +26,9 @@ import (
 // the flood/baseline ratios; run it once (-benchtime=1x).
 // ZAPGATE_FLOOD_CLIENTS sets the flooding clients (default 16) and
 // ZAPGATE_FLOOD_RATE caps their connections per second (default: none);
-// ZAPGATE_BENCH_LOG_LEVEL sets serve's log.level (the transport logs three
-// lines per connection at info and warn). ZAPGATE_BENCH_BIN
+// ZAPGATE_BENCH_LOG_LEVEL sets serve's log.level (at info the transport
+// logs the first 5 connections per address and 10 s, three lines each,
+// then one summary line). ZAPGATE_BENCH_BIN
 // names the binary to measure (default: the suite's -race build, which
 // distorts timings; `make bench` passes bin/zapgate).
 func BenchmarkFloodHandshake(b *testing.B) {

@@ -185,6 +185,20 @@ func TestFloodUnknownKeysAuditBounded(t *testing.T) {
 	if c := e.metric("zapgate_authn_unauthenticated_counted_total"); c < n-5 {
 		t.Errorf("zapgate_authn_unauthenticated_counted_total %v, want ≥ %d", c, n-5)
 	}
+	// The transport's lines of the outsiders' connections past the
+	// budget are counted, not logged (accepted and closed each, at least).
+	waitUntil(t, 10*time.Second, "transport lines past the budget counted", func() bool {
+		return e.metric("zapgate_broker_transport_lines_suppressed_total") >= 2*(n-10)
+	})
+	for _, name := range []string{"zapgate_broker_received_total", "zapgate_broker_requests_total", "zapgate_broker_replies_total",
+		`zapgate_broker_refused_total{code="403"}`, "zapgate_broker_connections", "zapgate_broker_unauthenticated_total"} {
+		if e.metric(name) < 0 {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+	if got := e.metric("zapgate_broker_requests_total"); got < 1 {
+		t.Errorf("zapgate_broker_requests_total %v, want the echo request counted", got)
+	}
 	if e.metric("zapgate_audit_reserve_low") != 0 || e.metric("zapgate_audit_free_bytes") <= 0 {
 		t.Errorf("reserve metrics: low %v, free %v", e.metric("zapgate_audit_reserve_low"), e.metric("zapgate_audit_free_bytes"))
 	}
@@ -192,6 +206,13 @@ func TestFloodUnknownKeysAuditBounded(t *testing.T) {
 		t.Errorf("readyz %d %s", code, body)
 	}
 	stopServe(t, cmd, out)
+	logs := out.String()
+	if a := strings.Count(logs, "msg=accepted component=transport"); a > 5 {
+		t.Errorf("%d transport accepted lines for %d connections of one address, want at most 5 (audit.unauthenticated.per_source)", a, n+1)
+	}
+	if !strings.Contains(logs, `msg="connections summarized" component=transport source.ip=127.0.0.1`) {
+		t.Errorf("no transport summary line for 127.0.0.1 in serve's output")
+	}
 
 	var refused, granted int
 	for _, r := range exportActions(t, e.dir, "authn.connect") {

@@ -5,6 +5,7 @@ import (
 	"github.com/zapgate/zapgate/broker/audit"
 	"github.com/zapgate/zapgate/broker/audit/flood"
 	"github.com/zapgate/zapgate/enroll"
+	"log/slog"
 )
 
 // budget is the audit budget of unauthenticated peers: the free-space
@@ -15,6 +16,7 @@ type budget struct {
 	zap     *flood.Aggregator // authn.refusals
 	enroll  *flood.Aggregator // keys.enroll.refusals
 	limiter *flood.Limiter
+	lines   *flood.LineLimiter // authn's debug lines about unidentified peers' refusals
 }
 
 // Summary actions of the aggregated refusals.
@@ -44,6 +46,11 @@ func (s *Server) openBudget() error {
 	if b.enroll, err = flood.NewAggregator(opts(actionEnrollRefusals)); err != nil {
 		return err
 	}
+	if b.lines, err = flood.NewLineLimiter(flood.LineLimiterOptions{Logger: s.log.With("component", "authn"),
+		Level: slog.LevelDebug, Message: "refusals summarized", PerSource: u.PerSource, Interval: u.Interval,
+		MaxSources: u.MaxSources, MaxLines: u.MaxRecords}); err != nil {
+		return err
+	}
 	rl := s.cfg.Enroll.RateLimit
 	b.limiter = flood.NewLimiter(flood.LimiterOptions{Rate: rl.Rate, Burst: rl.Burst, MaxSources: rl.MaxSources})
 	return nil
@@ -66,6 +73,9 @@ func (b *budget) close() {
 	if b.enroll != nil {
 		b.enroll.Close()
 	}
+	if b.lines != nil {
+		b.lines.Close()
+	}
 }
 
 // metrics exposes the budget for Prometheus.
@@ -84,6 +94,7 @@ func (b *budget) metrics(reg *prometheus.Registry) {
 		{"authn_unauthenticated_written_total", "Refusals of unidentified peers written in full.", true, agg(b.zap, full)},
 		{"authn_unauthenticated_counted_total", "Refusals of unidentified peers only counted in a summary.", true, agg(b.zap, counted)},
 		{"authn_unauthenticated_summaries_total", "Summary records (authn.refusals) written.", true, agg(b.zap, summaries)},
+		{"authn_unauthenticated_lines_suppressed_total", "Debug lines about refusals of unidentified peers past their source's budget, counted in a summary line instead.", true, func() float64 { return float64(b.lines.Stats().Suppressed) }},
 		{"enroll_unauthenticated_written_total", "Enrollment refusals without valid credentials written in full.", true, agg(b.enroll, full)},
 		{"enroll_unauthenticated_counted_total", "Enrollment refusals without valid credentials only counted in a summary.", true, agg(b.enroll, counted)},
 		{"enroll_unauthenticated_summaries_total", "Summary records (keys.enroll.refusals) written.", true, agg(b.enroll, summaries)},

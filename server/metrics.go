@@ -3,10 +3,13 @@ package server
 import (
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/zapgate/zapgate/broker"
 	"github.com/zapgate/zapgate/broker/audit"
+	"github.com/zapgate/zapgate/broker/mdp"
 	"github.com/zapgate/zapgate/certs"
 	"github.com/zapgate/zapgate/idp"
 	"github.com/zapgate/zapgate/idp/cache"
@@ -96,6 +99,48 @@ func directoryMetrics(reg *prometheus.Registry, dir idp.Directory) {
 		{"directory_query_seconds_total", "Total time spent in directory queries.", true, cs(func(s cache.Stats) float64 { return s.QueryTime.Seconds() })},
 		{"directory_query_seconds_max", "Longest directory query since start.", false, cs(func(s cache.Stats) float64 { return s.QueryMax.Seconds() })},
 	})
+}
+
+// brokerMetrics exposes the broker's counters (broker.Stats) as
+// zapgate_broker_*: refusals by MDP code as one counter with a code label,
+// the connections it watches as a gauge, everything else as counters.
+func brokerMetrics(reg *prometheus.Registry, b *broker.Broker) {
+	bs := func(f func(broker.Stats) uint64) func() float64 {
+		return func() float64 { return float64(f(b.Stats())) }
+	}
+	register(reg, []metric{
+		{"broker_received_total", "Messages read from the broker socket.", true, bs(func(s broker.Stats) uint64 { return s.Received })},
+		{"broker_requests_total", "Client requests authorized and queued.", true, bs(func(s broker.Stats) uint64 { return s.Requests })},
+		{"broker_replies_total", "Worker replies relayed to clients.", true, bs(func(s broker.Stats) uint64 { return s.Replies })},
+		{"broker_published_total", "Events authorized for fan-out.", true, bs(func(s broker.Stats) uint64 { return s.Published })},
+		{"broker_delivered_total", "Events sent to subscribers.", true, bs(func(s broker.Stats) uint64 { return s.Delivered })},
+		{"broker_events_dropped_total", "Event deliveries not made (subscriber gone or slow, authorization failed).", true, bs(func(s broker.Stats) uint64 { return s.EventsDropped })},
+		{"broker_slow_subscribers_total", "Subscribers dropped from fan-out as slow.", true, bs(func(s broker.Stats) uint64 { return s.SlowSubscribers })},
+		{"broker_workers_refused_total", "Worker READYs refused.", true, bs(func(s broker.Stats) uint64 { return s.WorkersRefused })},
+		{"broker_workers_revoked_total", "Workers disconnected by a failed re-check.", true, bs(func(s broker.Stats) uint64 { return s.WorkersRevoked })},
+		{"broker_workers_expired_total", "Workers that stopped sending heartbeats.", true, bs(func(s broker.Stats) uint64 { return s.WorkersExpired })},
+		{"broker_spoofed_replies_total", "Replies from the wrong worker or with a forged broker frame.", true, bs(func(s broker.Stats) uint64 { return s.SpoofedReplies })},
+		{"broker_unauthenticated_total", "Messages dropped for an empty User-Id (never relayed).", true, bs(func(s broker.Stats) uint64 { return s.Unauthenticated })},
+		{"broker_malformed_total", "Messages that were not valid MDP.", true, bs(func(s broker.Stats) uint64 { return s.Malformed })},
+		{"broker_overloaded_total", "Messages refused by the in-flight limits (503 queue-full).", true, bs(func(s broker.Stats) uint64 { return s.Overloaded })},
+		{"broker_undeliverable_total", "Replies that could not be sent (client gone or not reading).", true, bs(func(s broker.Stats) uint64 { return s.Undeliverable })},
+		{"broker_audit_skipped_total", "Drop events only logged because of the audit backlog limit.", true, bs(func(s broker.Stats) uint64 { return s.AuditSkipped })},
+		{"broker_too_large_total", "Messages over max_frames or max_message_bytes.", true, bs(func(s broker.Stats) uint64 { return s.TooLarge })},
+		{"broker_shut_out_total", "Keys shut out after repeated offences.", true, bs(func(s broker.Stats) uint64 { return s.ShutOut })},
+		{"broker_shut_out_refused_total", "Messages refused because their key was shut out (403 shut-out).", true, bs(func(s broker.Stats) uint64 { return s.ShutOutRefused })},
+		{"broker_foreign_routing_ids_total", "Messages dropped because their routing id was not minted for their connection.", true, bs(func(s broker.Stats) uint64 { return s.ForeignRoutingIDs })},
+		{"broker_dispatch_refused_total", "Requests taken back from a worker whose authorization failed at dispatch.", true, bs(func(s broker.Stats) uint64 { return s.DispatchRefused })},
+		{"broker_connections_cut_total", "Connections cut for their libzmq backlog or because their key was shut out.", true, bs(func(s broker.Stats) uint64 { return s.ConnectionsCut })},
+		{"broker_connections", "Connections accepted and not yet closed that the broker watches (Linux TCP).", false, bs(func(s broker.Stats) uint64 { return s.Connections })},
+		{"broker_transport_lines_suppressed_total", "Transport log lines past their source's log budget, counted in a summary line instead.", true, bs(func(s broker.Stats) uint64 { return s.TransportLinesSuppressed })},
+		{"broker_transport_summaries_total", "Transport summary lines (connections summarized) logged.", true, bs(func(s broker.Stats) uint64 { return s.TransportSummaries })},
+	})
+	for _, code := range []int{mdp.CodeMalformed, mdp.CodeForbidden, mdp.CodeNoWorker, mdp.CodeInternal, mdp.CodeBadReply, mdp.CodeUnavailable} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "zapgate", Name: "broker_refused_total",
+			Help:        "Refusals the broker sent, by MDP code.",
+			ConstLabels: prometheus.Labels{"code": strconv.Itoa(code)}},
+			func() float64 { return float64(b.Stats().Refused[code]) }))
+	}
 }
 
 func b2f(b bool) float64 {

@@ -95,7 +95,7 @@ func (s *Server) chain() authn.Chain {
 		keys = authn.DirectoryKeys{Finder: s.keyFinder}
 	}
 	return authn.Chain{Keys: keys, Directory: s.dir, Policy: s.policy, Audit: s.audit, Logger: s.log,
-		ShutOut: s.shutOut, Unauthenticated: s.budget.zap}
+		ShutOut: s.shutOut, Unauthenticated: s.budget.zap, RefusalLines: s.budget.lines}
 }
 
 // startZMQ starts the ZAP server, proves it answers, then binds the relay.
@@ -127,12 +127,14 @@ func (s *Server) startZMQ() error {
 	if err := s.zap.Start(); err != nil {
 		return err
 	}
+	u := s.cfg.Audit.Unauthenticated // the same budget for transport lines
 	s.broker, err = broker.New(s.zctx, broker.Config{
 		Endpoint: b.Listen, ServerSecret: *secret.Secret, ZAPDone: s.zap.Done(), RoutingIDs: rids,
 		Heartbeat: b.Heartbeat, Liveness: b.Liveness, NoWorkerWait: b.NoWorkerWait, MaxQueue: b.MaxQueue,
 		MaxMessageSize: b.MaxMessageSize, MaxFrames: b.MaxFrames, MaxMessageBytes: b.MaxMessageBytes,
 		MaxPeerBytes: b.MaxPeerBytes, MaxQueuedBytes: b.MaxQueuedBytes, ReceiveHWM: b.ReceiveHWM,
 		MaxConnectionBacklog: b.MaxConnectionBacklog, Offenders: s.shutOut,
+		UnauthenticatedLogs: broker.LogBudget{PerSource: u.PerSource, Interval: u.Interval, MaxSources: u.MaxSources, MaxLines: u.MaxRecords},
 	}, authn.NewAuthorizer(s.chain()), authn.AuditRecorder{Log: s.audit}, s.log)
 	return err
 }
@@ -146,6 +148,7 @@ func (s *Server) startAdmin() error {
 	s.budget.metrics(reg)
 	s.syslog.metrics(reg)
 	directoryMetrics(reg, s.dir)
+	brokerMetrics(reg, s.broker)
 	s.admin = admin.New(reg, s.log)
 	s.admin.AddCheck("zap", func() error {
 		select {

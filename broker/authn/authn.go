@@ -64,6 +64,9 @@ type Chain struct {
 	// nobody identified (unknown key, not CURVE) instead of Audit: bounded
 	// per source and never waited for. Nil writes them through Audit.
 	Unauthenticated Unauthenticated
+	// RefusalLines, when set, bounds the debug lines about refusals of
+	// unidentified peers per source (flood.LineLimiter); nil logs each.
+	RefusalLines LineBudget
 	// Logger receives one line per decision (nil discards).
 	Logger *slog.Logger
 	// ShutOut, if set, names the keys the broker shut out after repeated

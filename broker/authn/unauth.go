@@ -1,6 +1,10 @@
 package authn
 
 import (
+	"context"
+	"log/slog"
+	"net/netip"
+
 	"github.com/zapgate/zapgate/broker/audit"
 	"github.com/zapgate/zapgate/zap"
 )
@@ -10,6 +14,12 @@ import (
 // the disk and may write rec in full, count it for a summary, or both.
 type Unauthenticated interface {
 	Refuse(rec audit.Record) bool
+}
+
+// LineBudget decides whether a log line about a source is written in full
+// or counted for a summary; flood.LineLimiter implements it.
+type LineBudget interface {
+	Allow(src netip.Addr, kind string) bool
 }
 
 // unidentified reports whether a refusal with this reason is about a peer
@@ -26,6 +36,8 @@ func unidentified(reason string) bool {
 func (a *Authenticator) refuseUnidentified(rec audit.Record, status zap.Status, reason string) (zap.Result, error) {
 	rec.Outcome, rec.Reason = audit.OutcomeFailure, reason
 	a.c.Unauthenticated.Refuse(rec)
-	a.log.Debug("refused", "reason", reason, "key", rec.Key, "source.ip", rec.SourceIP, "status", int(status))
+	if a.log.Enabled(context.Background(), slog.LevelDebug) && (a.c.RefusalLines == nil || a.c.RefusalLines.Allow(rec.SourceIP, reason)) {
+		a.log.Debug("refused", "reason", reason, "key", rec.Key, "source.ip", rec.SourceIP, "status", int(status))
+	}
 	return zap.Result{Status: status, StatusText: reason}, nil
 }

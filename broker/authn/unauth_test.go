@@ -151,3 +151,38 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// At debug level the "refused" lines of one unidentified source are
+// bounded like its audit records; a known principal's refusal is logged.
+func TestUnidentifiedRefusalLinesAreBudgeted(t *testing.T) {
+	e := newEnv(t, nil)
+	budgeted(t, e, e.log, nil)
+	var buf strings.Builder
+	e.chain.Logger = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	lines, err := flood.NewLineLimiter(flood.LineLimiterOptions{Logger: e.chain.Logger.With("component", "authn"),
+		Level: slog.LevelDebug, Message: "refusals summarized", PerSource: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.chain.RefusalLines = lines
+	a := New(e.chain)
+	for i := 0; i < 50; i++ {
+		if res, _ := a.Authenticate(context.Background(), outsiderReq(t, "192.0.2.9")); res.StatusText != ReasonUnknownKey {
+			t.Fatalf("outsider %d: %+v", i, res)
+		}
+	}
+	if res, _ := a.Authenticate(context.Background(), curveReq(e.keys["OFF$"], "192.0.2.9")); res.StatusText != ReasonDisabled {
+		t.Fatalf("OFF$: %+v", res)
+	}
+	lines.Close()
+	logs := buf.String()
+	if n := strings.Count(logs, "msg=refused component=authn reason=unknown-key"); n != 3 {
+		t.Errorf("%d unknown-key lines, want 3:\n%s", n, logs)
+	}
+	if !strings.Contains(logs, "level=INFO msg=refused component=authn reason=account-disabled user.name=OFF$") {
+		t.Errorf("the disabled principal's refusal is not logged:\n%s", logs)
+	}
+	if !strings.Contains(logs, `msg="refusals summarized" component=authn source.ip=192.0.2.9 events=50 suppressed=47 kinds=unknown-key:47`) {
+		t.Errorf("no summary line:\n%s", logs)
+	}
+}

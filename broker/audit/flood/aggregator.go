@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -68,30 +67,14 @@ type Aggregator struct {
 	o   AggregatorOptions
 	log *slog.Logger
 
-	mu      sync.Mutex
-	sources map[netip.Addr]*tally
-	other   *tally // overflow bucket (and everything while below the reserve)
-	written int    // full records this interval
+	mu sync.Mutex
+	b  budget // this interval's tallies
 
 	stop chan struct{}
 	done chan struct{}
 	once sync.Once
 	ctr  struct{ full, counted, summaries, errors atomic.Uint64 }
 }
-
-// tally is one source's refusals in the current interval.
-type tally struct {
-	total, counted int
-	reasons        map[string]int
-	keys           []string
-	moreKeys       int
-	first, last    time.Time
-	sources        int                     // sources merged into this tally (at least)
-	seen           map[netip.Addr]struct{} // the overflow bucket's sources, bounded
-}
-
-// maxSeen bounds the distinct sources the overflow bucket remembers.
-const maxSeen = 4096
 
 // NewAggregator checks o and starts the interval timer; Close stops it.
 func NewAggregator(o AggregatorOptions) (*Aggregator, error) {
@@ -121,7 +104,7 @@ func NewAggregator(o AggregatorOptions) (*Aggregator, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &Aggregator{o: o, log: log.With("component", "audit"), sources: map[netip.Addr]*tally{},
+	a := &Aggregator{o: o, log: log.With("component", "audit"), b: newBudget(o.PerSource, o.MaxSources, o.MaxRecords),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go a.run()
 	return a, nil
@@ -143,19 +126,7 @@ func (a *Aggregator) account(rec audit.Record, mayWrite bool) bool {
 	now := a.o.Now()
 	low := a.o.Reserve.Low()
 	a.mu.Lock()
-	t := a.tallyOf(rec.SourceIP)
-	t.total++
-	if t.first.IsZero() {
-		t.first = now
-	}
-	t.last = now
-	full := mayWrite && !low && t.total-t.counted <= a.o.PerSource && a.written < a.o.MaxRecords
-	if full {
-		a.written++
-	} else {
-		t.counted++
-		t.add(rec)
-	}
+	full := a.b.take(rec.SourceIP, now, rec.Reason, rec.Key, mayWrite && !low)
 	a.mu.Unlock()
 	if !full {
 		a.ctr.counted.Add(1)
@@ -167,58 +138,6 @@ func (a *Aggregator) account(rec audit.Record, mayWrite bool) bool {
 		a.log.Warn("audit record of an unauthenticated refusal not queued", "reason", rec.Reason, "source.ip", rec.SourceIP, "error", err)
 	}
 	return true
-}
-
-// tallyOf returns the source's tally; with a.mu held.
-func (a *Aggregator) tallyOf(src netip.Addr) *tally {
-	if t, ok := a.sources[src]; ok {
-		return t
-	}
-	if len(a.sources) >= a.o.MaxSources {
-		if a.other == nil {
-			a.other = &tally{seen: map[netip.Addr]struct{}{}}
-		}
-		if _, ok := a.other.seen[src]; !ok && len(a.other.seen) < maxSeen {
-			a.other.seen[src] = struct{}{}
-			a.other.sources++
-		}
-		return a.other
-	}
-	t := &tally{}
-	a.sources[src] = t
-	return t
-}
-
-// add counts rec's reason and samples its key.
-func (t *tally) add(rec audit.Record) {
-	if t.reasons == nil {
-		t.reasons = map[string]int{}
-	}
-	reason := reasonCode(rec.Reason)
-	if _, ok := t.reasons[reason]; !ok && len(t.reasons) >= maxReasons {
-		reason = "other"
-	}
-	t.reasons[reason]++
-	if rec.Key == "" || slices.Contains(t.keys, rec.Key) {
-		return
-	}
-	if len(t.keys) < maxKeys {
-		t.keys = append(t.keys, rec.Key)
-	} else {
-		t.moreKeys++
-	}
-}
-
-// reasonCode is the first word of a reason (enrollment reasons carry
-// details after the code).
-func reasonCode(r string) string {
-	if i := strings.IndexByte(r, ' '); i >= 0 {
-		r = r[:i]
-	}
-	if r == "" {
-		return "none"
-	}
-	return r
 }
 
 func (a *Aggregator) run() {
@@ -240,8 +159,7 @@ func (a *Aggregator) run() {
 // refusals counted so far and resets every source's budget.
 func (a *Aggregator) Flush() {
 	a.mu.Lock()
-	sources, other := a.sources, a.other
-	a.sources, a.other, a.written = map[netip.Addr]*tally{}, nil, 0
+	sources, other := a.b.reset()
 	a.mu.Unlock()
 	if a.o.Reserve.Low() {
 		// Below the reserve: one record for the whole interval.
@@ -262,35 +180,6 @@ func (a *Aggregator) Flush() {
 	}
 	if other != nil {
 		a.summarize(netip.Addr{}, other, true)
-	}
-}
-
-// merge adds t's counts to m.
-func (m *tally) merge(t *tally) {
-	m.total += t.total
-	m.counted += t.counted
-	for r, n := range t.reasons {
-		if m.reasons == nil {
-			m.reasons = map[string]int{}
-		}
-		if _, ok := m.reasons[r]; !ok && len(m.reasons) >= maxReasons {
-			r = "other"
-		}
-		m.reasons[r] += n
-	}
-	for _, k := range t.keys {
-		if len(m.keys) < maxKeys && !slices.Contains(m.keys, k) {
-			m.keys = append(m.keys, k)
-		} else if !slices.Contains(m.keys, k) {
-			m.moreKeys++
-		}
-	}
-	m.moreKeys += t.moreKeys
-	if m.first.IsZero() || (!t.first.IsZero() && t.first.Before(m.first)) {
-		m.first = t.first
-	}
-	if t.last.After(m.last) {
-		m.last = t.last
 	}
 }
 
@@ -319,15 +208,7 @@ func (t *tally) reason(merged bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "refusals=%d counted=%d first=%s last=%s", t.total, t.counted,
 		t.first.UTC().Format(time.RFC3339Nano), t.last.UTC().Format(time.RFC3339Nano))
-	names := make([]string, 0, len(t.reasons))
-	for r := range t.reasons {
-		names = append(names, r)
-	}
-	slices.Sort(names)
-	for i, r := range names {
-		names[i] = fmt.Sprintf("%s:%d", r, t.reasons[r])
-	}
-	fmt.Fprintf(&b, " reasons=%q keys=%q", strings.Join(names, ","), strings.Join(t.keys, ","))
+	fmt.Fprintf(&b, " reasons=%q keys=%q", t.reasonList(), strings.Join(t.keys, ","))
 	if t.moreKeys > 0 {
 		fmt.Fprintf(&b, " more_keys=%d", t.moreKeys)
 	}
