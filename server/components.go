@@ -13,6 +13,7 @@ import (
 	"github.com/zapgate/zapgate/config"
 	"github.com/zapgate/zapgate/idp"
 	"github.com/zapgate/zapgate/idp/static"
+	"github.com/zapgate/zapgate/internal/actor"
 	"github.com/zapgate/zapgate/policy"
 )
 
@@ -85,7 +86,7 @@ func openPolicy(cfg *config.Config, log *slog.Logger, rec *audit.Log) (*policy.S
 		RequireSignature: cfg.Policy.RequireSignature,
 		TrustedKeyFiles:  cfg.Policy.TrustedKeys,
 		Logger:           log,
-		OnReload:         func(ev policy.ReloadEvent) { auditReload(rec, log, ev) },
+		OnReload:         func(ev policy.ReloadEvent) { auditReload(rec, log, ev, actor.FileOwner(cfg.Policy.File)) },
 	})
 	if err != nil {
 		return nil, err
@@ -99,15 +100,20 @@ func openPolicy(cfg *config.Config, log *slog.Logger, rec *audit.Log) (*policy.S
 
 // reloadReason is a policy.reload record's event.reason: the trigger, the
 // revision and content hash serving after and before (so an in-place
-// change under the same revision shows), the failure when the attempt
+// change under the same revision shows), the policy file's owner and
+// modification time (who changed it, as far as the broker can tell),
+// the failure when the attempt
 // failed, and the deny rules and tests a reload removed with the first
 // lines of the policy diff (docs/audit.md, "policy.reload").
-func reloadReason(ev policy.ReloadEvent) string {
+func reloadReason(ev policy.ReloadEvent, owner string) string {
 	now := fmt.Sprintf("revision %s %s", ev.Revision, ev.Hash)
-	if ev.Err != nil {
-		return fmt.Sprintf("%s: %v; %s keeps serving", ev.Trigger, ev.Err, now)
+	if owner != "" {
+		owner = "; file owner " + owner
 	}
-	s := fmt.Sprintf("%s: %s (was %q %s)", ev.Trigger, now, ev.Previous, ev.PreviousHash)
+	if ev.Err != nil {
+		return fmt.Sprintf("%s: %v; %s keeps serving%s", ev.Trigger, ev.Err, now, owner)
+	}
+	s := fmt.Sprintf("%s: %s (was %q %s)%s", ev.Trigger, now, ev.Previous, ev.PreviousHash, owner)
 	if w := ev.Weakened; w != nil {
 		s += "; " + w.Summary() + ": " + strings.Join(append(append([]string(nil), w.Deny...), w.Tests...), "; ") +
 			"; policy diff: " + strings.Join(strings.Fields(w.Diff), " ")
@@ -115,13 +121,16 @@ func reloadReason(ev policy.ReloadEvent) string {
 	return s
 }
 
-// auditReload writes a policy.reload record for a reload attempt.
-func auditReload(rec *audit.Log, log *slog.Logger, ev policy.ReloadEvent) {
+// auditReload writes a policy.reload record for a reload attempt. owner
+// (actor.FileOwner of the policy file) is who changed it as far as the
+// broker can tell: an edit carries no stamp of its author.
+func auditReload(rec *audit.Log, log *slog.Logger, ev policy.ReloadEvent, owner string) {
 	if ev.Trigger != "open" && !ev.Changed && ev.Err == nil {
 		return
 	}
 	r := audit.Record{Action: audit.ActionPolicyReload, Outcome: audit.OutcomeSuccess, Ruleset: ev.Revision,
-		PolicyHash: ev.Hash, Reason: reloadReason(ev)}
+		PolicyHash: ev.Hash, Reason: reloadReason(ev, owner)}
+
 	if ev.Err != nil {
 		r.Outcome = audit.OutcomeFailure
 	} else if ev.Weakened != nil {

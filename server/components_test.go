@@ -3,13 +3,16 @@ package server
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/zapgate/zapgate/broker/audit"
+	"github.com/zapgate/zapgate/internal/actor"
 	"github.com/zapgate/zapgate/policy"
 )
 
@@ -24,13 +27,13 @@ func TestAuditReloadRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	quiet := slog.New(slog.DiscardHandler)
-	auditReload(log, quiet, policy.ReloadEvent{Trigger: "open", Revision: "rt-1", Hash: "sha256:1111111111111111"})
+	auditReload(log, quiet, policy.ReloadEvent{Trigger: "open", Revision: "rt-1", Hash: "sha256:1111111111111111"}, "")
 	auditReload(log, quiet, policy.ReloadEvent{Trigger: "watch", Revision: "rt-1", Previous: "rt-1",
 		Hash: "sha256:2222222222222222", PreviousHash: "sha256:1111111111111111", Changed: true,
 		Weakened: &policy.Weakening{Deny: []string{`group "CN=Quarantine": every action`}, Tests: []string{"quarantine cannot connect"},
-			Diff: "compared 3 identities x 4 actions: revision rt-1 -> rt-1\n\n1 decision changes:\n  group \"CN=Quarantine\"\n    deny -> ALLOW  connect\n"}})
+			Diff: "compared 3 identities x 4 actions: revision rt-1 -> rt-1\n\n1 decision changes:\n  group \"CN=Quarantine\"\n    deny -> ALLOW  connect\n"}}, actor.FileOwner(dir))
 	auditReload(log, quiet, policy.ReloadEvent{Trigger: "reload", Revision: "rt-1", Previous: "rt-1",
-		Hash: "sha256:2222222222222222", PreviousHash: "sha256:2222222222222222", Err: errors.New("policy: bad")})
+		Hash: "sha256:2222222222222222", PreviousHash: "sha256:2222222222222222", Err: errors.New("policy: bad")}, "")
 	if err := log.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +65,8 @@ func TestAuditReloadRecords(t *testing.T) {
 	}
 	r := recs[1]
 	for _, want := range []string{`watch: revision rt-1 sha256:2222222222222222 (was "rt-1" sha256:1111111111111111)`,
-		"removed 1 deny rule, 1 test", "CN=Quarantine", "quarantine cannot connect", "policy diff: compared 3 identities", "deny -> ALLOW connect"} {
+		"removed 1 deny rule, 1 test", "CN=Quarantine", "quarantine cannot connect", "policy diff: compared 3 identities", "deny -> ALLOW connect",
+		fmt.Sprintf("; file owner %s (uid %d), modified ", ownerName(t), os.Getuid())} {
 		if !strings.Contains(r.Reason, want) {
 			t.Errorf("weakening record reason lacks %q: %s", want, r.Reason)
 		}
@@ -74,4 +78,14 @@ func TestAuditReloadRecords(t *testing.T) {
 		!strings.Contains(r.Reason, "reload: policy: bad; revision rt-1 sha256:2222222222222222 keeps serving") {
 		t.Errorf("failure record %+v", r)
 	}
+}
+
+// ownerName is the name of the user running the test (the owner of the
+// files it creates).
+func ownerName(t *testing.T) string {
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Username
 }
