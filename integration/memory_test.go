@@ -9,12 +9,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	zmq "github.com/pebbe/zmq4"
+	"github.com/zapgate/zapgate/broker/client"
 	"github.com/zapgate/zapgate/certs"
 )
 
@@ -61,52 +63,11 @@ func TestMemoryBoundUnderOversizedMessages(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	base := vmRSS(t, pid)
 
-	var peak atomic.Int64
-	stop := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		for {
-			if r := vmRSSOrZero(pid); r > peak.Load() {
-				peak.Store(r)
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(10 * time.Millisecond):
-			}
-		}
-	}()
-
-	// The legitimate node relays during the attack.
-	var relayed, failed atomic.Int64
-	legitDone := make(chan struct{})
-	go func() {
-		defer close(legitDone)
-		for {
-			if reply, err := retryRequest(requester, "proxy", "task.status"); err == nil && len(reply) == 1 {
-				relayed.Add(1)
-			} else {
-				failed.Add(1)
-				t.Logf("legit request during the attack: %q %v", reply, err)
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
-	}()
+	endAttack := duringAttack(t, pid, requester, 10*time.Millisecond, out)
 
 	attacker := attackSocket(t, e, "outsider")
 	refusals := sendOversized(t, attacker, attackMessages)
-	close(stop)
-	<-sampled
-	<-legitDone
-	if relayed.Load() == 0 || failed.Load() > 0 {
-		t.Errorf("legit node during the attack: %d relayed, %d failed\n%s", relayed.Load(), failed.Load(), out)
-	}
-	t.Logf("legit node relayed %d requests during the attack", relayed.Load())
+	peak := endAttack()
 
 	attack := int64(attackFrames * attackFrameSize)
 	// Bound (docs/security.md): what libzmq assembles before the broker
@@ -116,9 +77,9 @@ func TestMemoryBoundUnderOversizedMessages(t *testing.T) {
 	// broker-wide (max_queued_bytes), plus allocator and runtime slack.
 	const slack = 48 * mib
 	bound := attack + limitMaxBytes + limitQueuedBytes + slack
-	rise := peak.Load() - base
+	rise := peak - base
 	t.Logf("VmRSS baseline %d MiB, peak %d MiB, rise %d MiB; bound on the rise %d MiB (attack message %d MiB)",
-		base/mib, peak.Load()/mib, rise/mib, bound/mib, attack/mib)
+		base/mib, peak/mib, rise/mib, bound/mib, attack/mib)
 	if rise > bound {
 		t.Errorf("broker RSS rose by %d MiB under the attack, over the bound of %d MiB", rise/mib, bound/mib)
 	}
@@ -315,4 +276,53 @@ func countLines(s string, subs ...string) int {
 		}
 	}
 	return n
+}
+
+// duringAttack samples the broker's peak VmRSS every sampleEvery and has
+// the legitimate node (requester) relay task.status every 100 ms until
+// the returned end is called; end stops both, fails the test unless the
+// node relayed and nothing failed, and returns the peak.
+func duringAttack(t *testing.T, pid int, requester *client.Client, sampleEvery time.Duration, out fmt.Stringer) (end func() (peak int64)) {
+	var peakRSS, relayed, failed atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for {
+			if r := vmRSSOrZero(pid); r > peakRSS.Load() {
+				peakRSS.Store(r)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(sampleEvery):
+			}
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for {
+			if reply, err := retryRequest(requester, "proxy", "task.status"); err == nil && len(reply) == 1 {
+				relayed.Add(1)
+			} else {
+				failed.Add(1)
+				t.Logf("legit request during the attack: %q %v", reply, err)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	return func() int64 {
+		close(stop)
+		wg.Wait()
+		if relayed.Load() == 0 || failed.Load() > 0 {
+			t.Errorf("legit node during the attack: %d relayed, %d failed\n%s", relayed.Load(), failed.Load(), out)
+		}
+		t.Logf("legit node relayed %d requests during the attack", relayed.Load())
+		return peakRSS.Load()
+	}
 }
